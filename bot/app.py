@@ -1,0 +1,121 @@
+"""The composition root: builds the runtime, the dispatcher and the web app.
+
+Everything that talks to the outside world is chosen here once (Slack or console,
+Socket Mode or HTTP), so the rest of the code never checks which mode it runs in.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from bot import scheduler, service
+from bot.clock import Clock, utcnow
+from bot.db import Database
+from bot.dispatcher import Dispatcher
+from bot.runtime import LoadedConfig, Runtime
+from bot.settings import Settings
+from bot.slack_gateway import (
+    ConsoleSlack,
+    SlackGateway,
+    SlackTransport,
+    SlackWebTransport,
+    web_client,
+)
+from handlers import alerts, health
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock = utcnow,
+    transport: SlackTransport | None = None,
+    run_scheduler: bool = True,
+) -> FastAPI:
+    settings = settings or Settings()
+    rt = Runtime(settings, Database(settings.database_url), LoadedConfig.load(settings), clock)
+    client = (
+        web_client(settings.slack_bot_token, settings.slack_api_url)
+        if settings.slack_bot_token
+        else None
+    )
+    if transport is None:
+        transport = SlackWebTransport(client) if client else ConsoleSlack()
+    dispatcher = Dispatcher(rt.db, SlackGateway(rt, transport).deliver, clock=clock)
+    rt.after_commit = dispatcher.wake
+    for problem in rt.config.problems:
+        log.warning("config: %s", problem)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await rt.db.upgrade()
+        app.state.webhook_token = await _webhook_token(rt)
+        jobs = scheduler.start(rt, dispatcher) if run_scheduler else None
+        socket = await _connect_socket_mode(app, settings)
+        dispatcher.wake()  # deliver what a previous run left undelivered
+        try:
+            yield
+        finally:
+            if socket is not None:
+                await socket.close_async()
+            if jobs is not None:
+                jobs.shutdown(wait=False)
+            await dispatcher.idle()
+            await rt.db.dispose()
+
+    app = FastAPI(title="Warroom", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.runtime = rt
+    app.state.dispatcher = dispatcher
+    app.include_router(health.router)
+    app.include_router(alerts.router)
+    _mount_slack(app, rt, settings, client)
+    return app
+
+
+def _mount_slack(app: FastAPI, rt: Runtime, settings: Settings, client: Any) -> None:
+    """HTTP mode needs the signing secret; Socket Mode needs only the app token."""
+    if client is not None and (settings.slack_signing_secret or settings.slack_app_token):
+        from handlers.slack import build_app
+
+        app.state.bolt = build_app(rt, client, settings.slack_signing_secret)
+    if client is None or settings.slack_signing_secret is None:
+        reason = "no SLACK_BOT_TOKEN" if client is None else "no SLACK_SIGNING_SECRET"
+
+        @app.post("/slack/events")
+        async def slack_disabled() -> Response:
+            return JSONResponse({"error": f"Slack HTTP mode is off ({reason})"}, status_code=404)
+
+        return
+    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+
+    handler = AsyncSlackRequestHandler(app.state.bolt)
+
+    @app.post("/slack/events")
+    async def slack_events(request: Request) -> Response:
+        return await handler.handle(request)
+
+
+async def _webhook_token(rt: Runtime) -> str:
+    token, generated = await service.webhook_token(rt)
+    if generated:
+        url = f"http://<this-host>:{rt.settings.port}/alerts/alertmanager?token={token}"
+        print(f"Warroom generated a webhook token (shown once). Alertmanager webhook URL:\n  {url}")
+    return token
+
+
+async def _connect_socket_mode(app: FastAPI, settings: Settings) -> Any:
+    bolt = getattr(app.state, "bolt", None)
+    if settings.slack_app_token is None or bolt is None:
+        return None
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)
+    await handler.connect_async()
+    return handler

@@ -1,0 +1,411 @@
+"""Playbooks and on-call rotations: pydantic models and the YAML loaders that fill them.
+
+Admins edit these files by hand and deploy them with the bot, so a mistake must never take
+the bot down (DESIGN rule 7). The loaders never raise: they skip what is broken, keep the
+rest, and return ``Problem``s naming the file, line and field, and what would be valid.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from bot.durations import Duration
+from bot.matchers import Matcher, MatcherError, parse_matchers
+
+Severity = Literal["sev1", "sev2", "sev3", "sev4"]
+DEFAULT_PLAYBOOK_ID = "default"
+
+Loc = tuple[str | int, ...]
+Level = Literal["error", "warning"]
+ModelT = TypeVar("ModelT", bound=BaseModel)
+NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a config file, printed compiler-style: ``file:line: field: message``."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+    level: Level = "error"
+
+    def __str__(self) -> str:
+        parts = [self.file if self.line is None else f"{self.file}:{self.line}"]
+        if self.level == "warning":
+            parts.append("warning")
+        if self.field:
+            parts.append(self.field)
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+class _ConfigModel(BaseModel):
+    # Forbidding unknown keys turns a typo such as "serverity" into an error instead of a
+    # silently ignored setting.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- playbooks -------------------------------------------------------------------------
+
+
+def _to_matchers(value: Any) -> list[Matcher]:
+    """Read one matcher string, or a list whose items may each hold one or several."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str | Matcher) for i in items):
+        raise PydanticCustomError(
+            "matchers",
+            "expected a list of matcher strings like "
+            """['alertname=~"ModelDrift.*"', 'severity!="info"']""",
+        )
+    try:
+        return [m for i in items for m in ([i] if isinstance(i, Matcher) else parse_matchers(i))]
+    except MatcherError as err:
+        raise PydanticCustomError("matcher", "{reason}", {"reason": str(err)}) from None
+
+
+MatcherList = Annotated[
+    list[Matcher],
+    PlainValidator(_to_matchers, json_schema_input_type=list[str]),
+    PlainSerializer(lambda matchers: [str(m) for m in matchers], return_type=list[str]),
+]
+
+
+class Step(_ConfigModel):
+    """One troubleshooting step; ``role`` says who should do it (None: anyone)."""
+
+    title: NonEmptyStr
+    role: NonEmptyStr | None = None
+    details: str = ""
+
+
+class Playbook(_ConfigModel):
+    """What to do about the alerts that match: whom to page, how to group, which steps."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")]
+    title: NonEmptyStr
+    match: MatcherList = []
+    severity: Severity = "sev3"
+    page: list[NonEmptyStr] = []
+    group_by: list[NonEmptyStr] = ["alertname"]
+    ack_timeout: Duration | None = None
+    steps: list[Step] = []
+    priority: int = 0
+    # Set by the loader from the validation context, never from the file's own content.
+    _source_file: str | None = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any) -> None:
+        if isinstance(context, dict):
+            self._source_file = context.get("source_file")
+
+    @property
+    def source_file(self) -> str | None:
+        return self._source_file
+
+    @field_validator("match")
+    @classmethod
+    def _default_matches_everything(cls, match: list[Matcher], info: ValidationInfo) -> Any:
+        if info.data.get("id") == DEFAULT_PLAYBOOK_ID and match:
+            raise PydanticCustomError(
+                "default_match",
+                "the default playbook takes every alert no other playbook matches, "
+                "so its match must be empty",
+            )
+        return match
+
+    @property
+    def specificity(self) -> int:
+        return len(self.match)
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        return all(m.matches(labels) for m in self.match)
+
+
+BUILTIN_DEFAULT = Playbook(
+    id=DEFAULT_PLAYBOOK_ID, title="Unrouted alert", page=["aiops-specialist"]
+)
+
+
+class PlaybookSet:
+    """The playbooks in routing order, and the default that takes everything else.
+
+    Order: higher ``priority`` first, then more matchers first (the more specific playbook
+    wins, as in a firewall), then ``id`` so that routing never depends on file order.
+    """
+
+    def __init__(self, playbooks: Iterable[Playbook] = ()) -> None:
+        playbooks = list(playbooks)
+        self.default = next((p for p in playbooks if p.id == DEFAULT_PLAYBOOK_ID), BUILTIN_DEFAULT)
+        self.playbooks = sorted(
+            (p for p in playbooks if p.id != DEFAULT_PLAYBOOK_ID),
+            key=lambda p: (-p.priority, -p.specificity, p.id),
+        )
+
+    def route(self, labels: dict[str, str]) -> Playbook:
+        return next((p for p in self.playbooks if p.matches(labels)), self.default)
+
+    def get(self, playbook_id: str) -> Playbook | None:
+        return next((p for p in self if p.id == playbook_id), None)
+
+    def __iter__(self) -> Iterator[Playbook]:
+        """Every playbook in routing order, the default last."""
+        yield from self.playbooks
+        yield self.default
+
+
+# --- on-call ---------------------------------------------------------------------------
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise PydanticCustomError(
+            "timezone",
+            "unknown time zone '{name}'; use an IANA name like Europe/London",
+            {"name": name},
+        ) from None
+    return name
+
+
+SlackUserId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[UW][A-Z0-9]+$"),
+    Field(description="Slack member ID, e.g. U0123ABCD (profile → ⋮ → Copy member ID)"),
+]
+
+
+class Role(_ConfigModel):
+    """A rotation: who holds the role, and when the pager passes to the next member."""
+
+    name: NonEmptyStr
+    members: Annotated[list[SlackUserId], Field(min_length=1)]
+    rotation: Duration = timedelta(weeks=1)
+    start: datetime  # naive: wall time in ``timezone``
+    timezone: Annotated[str, AfterValidator(_check_timezone)]
+    ack_timeout: Duration = timedelta(minutes=5)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class OncallConfig(_ConfigModel):
+    roles: dict[str, Role] = {}
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Document:
+    """A parsed YAML file that still knows the line each value was written on."""
+
+    path: Path
+    data: Any
+    node: yaml.Node
+
+    def problem(self, loc: Loc, message: str, level: Level = "error") -> Problem:
+        field = ".".join(str(part) for part in loc)
+        return Problem(str(self.path), _line_of(self.node, loc), field, message, level)
+
+    def validate(
+        self,
+        model: type[ModelT],
+        data: Any,
+        prefix: Loc = (),
+        context: dict[str, Any] | None = None,
+    ) -> tuple[ModelT | None, list[Problem]]:
+        try:
+            return model.model_validate(data, context=context), []
+        except ValidationError as err:
+            errors = err.errors(include_url=False)
+            return None, [self.problem(prefix + e["loc"], _describe(e, model)) for e in errors]
+
+
+def _read(path: Path) -> _Document | Problem:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        return Problem(str(path), None, "", f"cannot read the file: {err}")
+    loader = yaml.SafeLoader(text)
+    try:
+        # Composing keeps the node tree (with line marks) that pydantic errors are mapped onto.
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        reason = " ".join(
+            filter(None, [getattr(err, "context", None), getattr(err, "problem", None)])
+        )
+        line = mark.line + 1 if mark else None
+        return Problem(str(path), line, "", f"invalid YAML: {reason or err}")
+    finally:
+        loader.dispose()
+    if node is None:
+        return Problem(str(path), None, "", "the file is empty")
+    return _Document(path, data, node)
+
+
+def _line_of(node: yaml.Node, loc: Loc) -> int:
+    """The line of the deepest part of ``loc`` present in the file (a missing field has none)."""
+    line = node.start_mark.line + 1
+    for part in loc:
+        found = _child(node, part)
+        if found is None:
+            break
+        mark_node, node = found
+        line = mark_node.start_mark.line + 1
+    return line
+
+
+def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node, yaml.Node] | None:
+    """The (key or item, value) nodes for ``part``; the key's line is where a field is named."""
+    if isinstance(node, yaml.MappingNode):
+        # Reversed: with a repeated key the last one is the value that was loaded.
+        return next(((k, v) for k, v in reversed(node.value) if k.value == str(part)), None)
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        return node.value[part], node.value[part]
+    return None
+
+
+def _describe(error: ErrorDetails, model: type[BaseModel]) -> str:
+    if error["type"] != "extra_forbidden":
+        return error["msg"]
+    name = str(error["loc"][-1])
+    valid = list(_owner(model, error["loc"]).model_fields)
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown field {name!r}{hint} Valid fields: {', '.join(valid)}"
+
+
+def _owner(model: type[BaseModel], loc: Loc) -> type[BaseModel]:
+    """The model that the last key of ``loc`` belongs to, found through field annotations."""
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is not None:
+            model = next(_models_in(field.annotation), model)
+    return model
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in get_args(annotation):
+        yield from _models_in(arg)
+
+
+def _playbook_files(folder: Path) -> list[Path]:
+    return sorted(
+        path
+        for path in folder.iterdir()
+        if path.suffix in (".yaml", ".yml")
+        and path.is_file()
+        and not path.name.startswith(".")
+        and path.stem.lower() != "readme"
+    )
+
+
+def _load_folder(folder: Path) -> tuple[list[tuple[Playbook, _Document]], list[Problem]]:
+    """Each valid playbook with the document it came from (lint needs its line marks)."""
+    if not folder.is_dir():
+        message = f"no playbook folder at {folder}; every alert goes to the built-in default"
+        return [], [Problem(str(folder), None, "", message)]
+    loaded: dict[str, tuple[Playbook, _Document]] = {}
+    problems: list[Problem] = []
+    for path in _playbook_files(folder):
+        doc = _read(path)
+        if isinstance(doc, Problem):
+            problems.append(doc)
+            continue
+        playbook, found = doc.validate(Playbook, doc.data, context={"source_file": str(path)})
+        problems += found
+        if playbook is None:
+            continue
+        if playbook.id in loaded:
+            first = loaded[playbook.id][0].source_file
+            problems.append(doc.problem(("id",), f"duplicate id {playbook.id!r}, also in {first}"))
+            continue
+        loaded[playbook.id] = (playbook, doc)
+    return list(loaded.values()), problems
+
+
+def load_playbooks(folder: Path) -> tuple[PlaybookSet, list[Problem]]:
+    """Every valid playbook in ``folder``; a broken file is reported and skipped."""
+    loaded, problems = _load_folder(folder)
+    return PlaybookSet(playbook for playbook, _ in loaded), problems
+
+
+def load_oncall(path: Path) -> tuple[OncallConfig, list[Problem]]:
+    """The roles in ``path``; a broken role is reported and skipped, the others kept."""
+    if not path.is_file():
+        message = f"no on-call file at {path}; copy oncall.example.yaml"
+        return OncallConfig(), [Problem(str(path), None, "", message, "warning")]
+    doc = _read(path)
+    if isinstance(doc, Problem):
+        return OncallConfig(), [doc]
+    raw_roles = doc.data.get("roles") if isinstance(doc.data, dict) else None
+    if not isinstance(raw_roles, dict):
+        config, problems = doc.validate(OncallConfig, doc.data)
+        return config or OncallConfig(), problems
+    # Validate the top level without the roles, then each role alone, so that one bad role
+    # doesn't cost the others.
+    _, problems = doc.validate(OncallConfig, {**doc.data, "roles": {}})
+    roles: dict[str, Role] = {}
+    for role_id, raw in raw_roles.items():
+        role, found = doc.validate(Role, raw, prefix=("roles", role_id))
+        problems += found
+        if role is not None:
+            roles[str(role_id)] = role
+    return OncallConfig(roles=roles), problems
+
+
+def lint(playbooks_dir: Path, oncall_path: Path) -> list[Problem]:
+    """All load errors, plus a warning for each role that is used but has no rotation."""
+    loaded, problems = _load_folder(playbooks_dir)
+    oncall, oncall_problems = load_oncall(oncall_path)
+    problems += oncall_problems
+    if not oncall_path.is_file():
+        return problems  # every role would be "undefined": the missing file says it all
+    undefined = f"is not in the on-call file (defined: {', '.join(oncall.roles) or 'none'})"
+    for playbook, doc in loaded:
+        for loc, role in _roles_used(playbook):
+            if role not in oncall.roles:
+                problems.append(doc.problem(loc, f"role {role!r} {undefined}", "warning"))
+    if all(playbook.id != DEFAULT_PLAYBOOK_ID for playbook, _ in loaded):
+        for _, role in _roles_used(BUILTIN_DEFAULT):
+            if role not in oncall.roles:
+                message = f"the built-in default playbook pages {role!r}, which {undefined}"
+                problems.append(Problem(str(playbooks_dir), None, "", message, "warning"))
+    return problems
+
+
+def _roles_used(playbook: Playbook) -> Iterator[tuple[Loc, str]]:
+    for i, role in enumerate(playbook.page):
+        yield ("page", i), role
+    for i, step in enumerate(playbook.steps):
+        if step.role is not None:
+            yield ("steps", i, "role"), step.role

@@ -1,0 +1,163 @@
+"""The dispatcher: delivers effect rows after their transaction commits.
+
+Effects are claimed with a short lease (``claimed_until``) in their own transaction, so
+no database transaction stays open during a Slack call, and an effect claimed by a
+process that died is taken over once its lease runs out. On PostgreSQL the claim uses
+``FOR UPDATE SKIP LOCKED``, so several replicas share the work without double delivery.
+Only the oldest undelivered effect of each ``ordering_key`` is eligible, which keeps one
+incident's messages in order while different incidents proceed in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import aliased
+
+from bot.clock import Clock, utcnow
+from bot.db import Database
+from bot.models import Effect, EffectState
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 8
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+class PermanentError(Exception):
+    """Delivery can never succeed (a missing channel, a revoked token): do not retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+Deliver = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+def backoff(attempts: int) -> timedelta:
+    """2 s, 4 s, 8 s … capped at five minutes."""
+    return min(timedelta(seconds=2**attempts), MAX_BACKOFF)
+
+
+class Dispatcher:
+    def __init__(
+        self, db: Database, deliver: Deliver, *, clock: Clock = utcnow, batch: int = 20
+    ) -> None:
+        self.db = db
+        self.deliver = deliver
+        self.clock = clock
+        self.batch = batch
+        self._wanted = False
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Deliver soon; called after every commit. Coalesces into one running drain."""
+        self._wanted = True
+        if self._task is None or self._task.done():
+            try:
+                self._task = asyncio.get_running_loop().create_task(self._run())
+            except RuntimeError:  # no loop (a CLI command): the server will deliver
+                self._task = None
+
+    async def idle(self) -> None:
+        """Wait until the current drain, and any drains it triggered, have finished."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def _run(self) -> None:
+        while self._wanted:
+            self._wanted = False
+            try:
+                await self.drain()
+            except Exception:  # the database went away; the scheduler tick will retry
+                log.exception("dispatcher: drain failed")
+
+    async def drain(self) -> int:
+        """Deliver every eligible effect; returns how many were attempted."""
+        total = 0
+        while claimed := await self.claim():
+            await asyncio.gather(*(self._deliver_one(effect) for effect in claimed))
+            total += len(claimed)
+        return total
+
+    async def claim(self) -> list[Claimed]:
+        now = self.clock()
+        earlier = aliased(Effect)
+        blocked = exists().where(
+            earlier.ordering_key == Effect.ordering_key,
+            earlier.id < Effect.id,
+            earlier.state == EffectState.PENDING,
+        )
+        query = (
+            select(Effect)
+            .where(
+                Effect.state == EffectState.PENDING,
+                Effect.due_at <= now,
+                or_(Effect.claimed_until.is_(None), Effect.claimed_until < now),
+                ~blocked,
+            )
+            .order_by(Effect.id)
+            .limit(self.batch)
+            .with_for_update(skip_locked=True)
+        )
+        async with self.db.transaction() as session:
+            rows = list(await session.scalars(query))
+            for row in rows:
+                row.claimed_until = now + LEASE
+            return [Claimed(r.id, r.kind, dict(r.payload), r.attempts) for r in rows]
+
+    async def _deliver_one(self, effect: Claimed) -> None:
+        try:
+            await self.deliver(effect.kind, effect.payload)
+        except PermanentError as exc:
+            log.warning("effect %s %s failed for good: %s", effect.id, effect.kind, exc)
+            await self._finish(effect, EffectState.DEAD, str(exc))
+        except Exception as exc:
+            log.warning("effect %s %s failed, will retry: %r", effect.id, effect.kind, exc)
+            await self._retry(effect, repr(exc))
+        else:
+            await self._finish(effect, EffectState.DONE, None)
+
+    async def _finish(self, effect: Claimed, state: EffectState, error: str | None) -> None:
+        now = self.clock()
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(Effect)
+                .where(Effect.id == effect.id)
+                .values(
+                    state=state,
+                    attempts=effect.attempts + 1,
+                    last_error=error,
+                    claimed_until=None,
+                    delivered_at=now if state == EffectState.DONE else None,
+                )
+            )
+
+    async def _retry(self, effect: Claimed, error: str) -> None:
+        attempts = effect.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            await self._finish(effect, EffectState.DEAD, error)
+            return
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(Effect)
+                .where(and_(Effect.id == effect.id, Effect.state == EffectState.PENDING))
+                .values(
+                    attempts=attempts,
+                    last_error=error,
+                    claimed_until=None,
+                    due_at=self.clock() + backoff(attempts),
+                )
+            )

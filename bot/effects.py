@@ -1,0 +1,90 @@
+"""Effects: side effects written as rows in the transaction that caused them.
+
+Services call these helpers instead of Slack; ``dispatcher`` delivers the rows after
+commit. An effect names an *intent* ("show this page to its person"), not a Slack
+payload: the gateway renders it from the current state at delivery time, so a card
+refreshed five times in a second is rendered once, with the latest data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import Effect, EffectState, Incident, Page, TimelineEvent
+
+
+class EffectKind(StrEnum):
+    OPEN_CHANNEL = "open_channel"
+    POST_CARD = "post_card"
+    REFRESH_CARD = "refresh_card"
+    POST_EVENT = "post_event"
+    INVITE = "invite"
+    SEND_PAGE = "send_page"
+    REFRESH_PAGE = "refresh_page"
+    POST_POSTMORTEM = "post_postmortem"
+
+
+def _incident_key(incident: Incident) -> str:
+    return f"incident:{incident.id}"
+
+
+def _page_key(page: Page) -> str:
+    # Pages keep their own order, apart from the channel's: a page must go out even
+    # when the incident channel cannot be created.
+    return f"page:{page.id}"
+
+
+def _add(session: AsyncSession, kind: EffectKind, key: str, now: datetime, **payload: Any) -> None:
+    session.add(Effect(kind=kind, ordering_key=key, payload=payload, due_at=now, created_at=now))
+
+
+def open_channel(session: AsyncSession, incident: Incident, *, now: datetime) -> None:
+    _add(session, EffectKind.OPEN_CHANNEL, _incident_key(incident), now, incident_id=incident.id)
+    _add(session, EffectKind.POST_CARD, _incident_key(incident), now, incident_id=incident.id)
+
+
+async def refresh_card(session: AsyncSession, incident: Incident, *, now: datetime) -> None:
+    """Ask for a card update unless one is already waiting (it will render the latest state)."""
+    waiting = await session.scalar(
+        select(Effect.id).where(
+            Effect.ordering_key == _incident_key(incident),
+            Effect.kind.in_([EffectKind.REFRESH_CARD, EffectKind.POST_CARD]),
+            Effect.state == EffectState.PENDING,
+            Effect.attempts == 0,
+            Effect.claimed_until.is_(None),
+        )
+    )
+    if waiting is None:
+        _add(
+            session, EffectKind.REFRESH_CARD, _incident_key(incident), now, incident_id=incident.id
+        )
+
+
+def post_event(session: AsyncSession, event: TimelineEvent, *, now: datetime) -> None:
+    key = f"incident:{event.incident_id}"
+    _add(session, EffectKind.POST_EVENT, key, now, incident_id=event.incident_id, event_id=event.id)
+
+
+def invite(session: AsyncSession, incident: Incident, users: list[str], *, now: datetime) -> None:
+    users = [u for u in users if u]
+    if users:
+        key = _incident_key(incident)
+        _add(session, EffectKind.INVITE, key, now, incident_id=incident.id, users=users)
+
+
+def send_page(session: AsyncSession, page: Page, *, now: datetime) -> None:
+    _add(session, EffectKind.SEND_PAGE, _page_key(page), now, page_id=page.id)
+
+
+def refresh_page(session: AsyncSession, page: Page, *, now: datetime) -> None:
+    _add(session, EffectKind.REFRESH_PAGE, _page_key(page), now, page_id=page.id)
+
+
+def post_postmortem(session: AsyncSession, incident: Incident, *, now: datetime) -> None:
+    key = _incident_key(incident)
+    _add(session, EffectKind.POST_POSTMORTEM, key, now, incident_id=incident.id)

@@ -1,0 +1,403 @@
+"""Incidents: opening, finding, changing and resolving them.
+
+Functions here run inside the caller's transaction and take the session explicitly,
+so intake and the slash commands compose them into one unit of work.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import effects, paging, timeline
+from bot.config import Playbook
+from bot.errors import UserError
+from bot.models import (
+    Alert,
+    Counter,
+    Incident,
+    IncidentStatus,
+    Page,
+    PageState,
+    StepProgress,
+    TimelineEvent,
+)
+from bot.runtime import LoadedConfig
+from bot.snapshot import AlertView, EventView, IncidentSnapshot, IncidentView, PageView, StepView
+from bot.sql import insert
+from bot.timeline import Kind
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRef:
+    """How a person names an incident: its number, or the channel they typed in."""
+
+    number: int | None = None
+    channel_id: str | None = None
+    id: int | None = None  # from a button, which carries the row id
+
+
+async def next_number(session: AsyncSession) -> int:
+    """Gap-free incident numbers: the counter row is locked until this transaction ends."""
+    stmt = insert(session, Counter).values(name="incident", value=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Counter.name], set_={"value": Counter.value + 1}
+    ).returning(Counter.value)
+    return int(await session.scalar(stmt))
+
+
+async def open_incident(
+    session: AsyncSession,
+    config: LoadedConfig,
+    *,
+    playbook: Playbook,
+    title: str,
+    now: datetime,
+    group_key: str | None = None,
+    detected_at: datetime | None = None,
+    declared_by: str | None = None,
+) -> Incident:
+    incident = Incident(
+        number=await next_number(session),
+        title=title[:200],
+        severity=playbook.severity,
+        status=IncidentStatus.OPEN,
+        playbook_id=playbook.id,
+        group_key=group_key,
+        declared_by=declared_by,
+        opened_at=now,
+        detected_at=detected_at or now,
+    )
+    session.add(incident)
+    await session.flush()
+    for position, step in enumerate(playbook.steps):
+        session.add(
+            StepProgress(
+                incident_id=incident.id,
+                position=position,
+                title=step.title,
+                role=step.role,
+                details=step.details,
+            )
+        )
+    await _record_opening(session, incident, playbook, now=now)
+    effects.open_channel(session, incident, now=now)
+    effects.invite(session, incident, [declared_by] if declared_by else [], now=now)
+    for role_id in playbook.page:
+        await paging.page_role(
+            session,
+            config,
+            incident,
+            role_id,
+            now=now,
+            playbook=playbook,
+            reason=f"{playbook.title} playbook pages {config.role_name(role_id)}",
+        )
+    return incident
+
+
+async def _record_opening(
+    session: AsyncSession, incident: Incident, playbook: Playbook, *, now: datetime
+) -> None:
+    if incident.declared_by:
+        await timeline.record(
+            session,
+            incident,
+            Kind.DECLARED,
+            f"Declared: {incident.title}",
+            now=now,
+            actor=incident.declared_by,
+            data={"playbook": playbook.id},
+        )
+        return
+    await timeline.record(
+        session,
+        incident,
+        Kind.OPENED,
+        f"Opened by alert, playbook {playbook.id}",
+        now=now,
+        data={"playbook": playbook.id, "group_key": incident.group_key},
+    )
+
+
+async def find_open_by_group(session: AsyncSession, group_key: str) -> Incident | None:
+    query = select(Incident).where(
+        Incident.group_key == group_key, Incident.status == IncidentStatus.OPEN
+    )
+    return await session.scalar(query)
+
+
+async def find(session: AsyncSession, ref: IncidentRef) -> Incident:
+    """The incident a command is about, or a UserError that says how to name one."""
+    if ref.id is not None:
+        incident = await session.get(Incident, ref.id)
+        if incident is None:
+            raise UserError("That incident no longer exists.")
+        return incident
+    if ref.number is not None:
+        incident = await session.scalar(select(Incident).where(Incident.number == ref.number))
+        if incident is None:
+            raise UserError(f"There is no incident #{ref.number}.")
+        return incident
+    if ref.channel_id:
+        query = select(Incident).where(Incident.channel_id == ref.channel_id)
+        incident = await session.scalar(query)
+        if incident is not None:
+            return incident
+    raise UserError(
+        "This is not an incident channel. Run the command in the incident's channel, "
+        "or name the incident, e.g. `/incident note #12 rolled back`."
+    )
+
+
+async def find_by_page(session: AsyncSession, page_id: int) -> Incident:
+    query = select(Incident).join(Page, Page.incident_id == Incident.id).where(Page.id == page_id)
+    incident = await session.scalar(query)
+    if incident is None:
+        raise UserError("That page no longer exists.")
+    return incident
+
+
+async def lock(
+    session: AsyncSession, incident_id: int, *, skip_locked: bool = False
+) -> Incident | None:
+    """Re-read the incident under a row lock (PostgreSQL).
+
+    Acknowledgements and escalations both take this lock before touching pages, always
+    in the order incident → page, so they serialise without deadlocking.
+    """
+    query = (
+        select(Incident)
+        .where(Incident.id == incident_id)
+        .with_for_update(skip_locked=skip_locked)
+        .execution_options(populate_existing=True)
+    )
+    return await session.scalar(query)
+
+
+async def escalate_page(
+    session: AsyncSession, config: LoadedConfig, page: Page, *, now: datetime
+) -> bool:
+    """Escalate a timed-out page unless someone acted first; True if it escalated.
+
+    A replica that finds the incident locked skips it: whoever holds the lock is either
+    acknowledging (so no escalation is wanted) or escalating it already.
+    """
+    incident = await lock(session, page.incident_id, skip_locked=True)
+    if incident is None:
+        return False
+    page = (
+        await session.scalars(
+            select(Page).where(Page.id == page.id).execution_options(populate_existing=True)
+        )
+    ).one()
+    if page.state != PageState.PENDING or page.ack_deadline > now or not incident.is_open:
+        return False
+    await paging.escalate(session, config, page, incident, now=now)
+    await effects.refresh_card(session, incident, now=now)
+    return True
+
+
+def require_open(incident: Incident) -> None:
+    if not incident.is_open:
+        raise UserError(f"Incident #{incident.number} is already resolved.")
+
+
+async def acknowledge(
+    session: AsyncSession,
+    incident: Incident,
+    actor: str,
+    *,
+    now: datetime,
+    config: LoadedConfig,
+    page_id: int | None = None,
+) -> list[Page]:
+    incident = await lock(session, incident.id) or incident
+    require_open(incident)
+    pages = await paging.acknowledge(session, incident, actor, now=now, page_id=page_id)
+    if not pages:
+        return []
+    if incident.acknowledged_at is None:
+        incident.acknowledged_at = now
+    roles = sorted({p.role for p in pages})
+    names = ", ".join(config.role_name(r) for r in roles)
+    event = await timeline.record(
+        session,
+        incident,
+        Kind.ACKNOWLEDGED,
+        f"{actor} acknowledged the page for {names}",
+        now=now,
+        actor=actor,
+        data={"roles": roles, "page_ids": [p.id for p in pages]},
+    )
+    effects.post_event(session, event, now=now)
+    effects.invite(session, incident, [actor], now=now)
+    await effects.refresh_card(session, incident, now=now)
+    return pages
+
+
+async def add_note(
+    session: AsyncSession, incident: Incident, actor: str, text: str, *, now: datetime
+) -> TimelineEvent:
+    event = await timeline.record(session, incident, Kind.NOTE, text, now=now, actor=actor)
+    effects.post_event(session, event, now=now)
+    return event
+
+
+async def set_status(
+    session: AsyncSession, incident: Incident, actor: str, text: str, *, now: datetime
+) -> TimelineEvent:
+    require_open(incident)
+    incident.status_text = text
+    event = await timeline.record(session, incident, Kind.STATUS, text, now=now, actor=actor)
+    effects.post_event(session, event, now=now)
+    await effects.refresh_card(session, incident, now=now)
+    return event
+
+
+async def resolve(
+    session: AsyncSession, incident: Incident, actor: str | None, summary: str, *, now: datetime
+) -> TimelineEvent:
+    incident = await lock(session, incident.id) or incident
+    require_open(incident)
+    incident.status = IncidentStatus.RESOLVED
+    incident.resolved_at = now
+    incident.summary = summary or None
+    await paging.cancel_pending(session, incident, now=now)
+    event = await timeline.record(
+        session, incident, Kind.RESOLVED, summary or "Resolved", now=now, actor=actor
+    )
+    effects.post_event(session, event, now=now)
+    await effects.refresh_card(session, incident, now=now)
+    effects.post_postmortem(session, incident, now=now)
+    return event
+
+
+async def list_open(session: AsyncSession) -> list[Incident]:
+    query = select(Incident).where(Incident.status == IncidentStatus.OPEN)
+    return list(await session.scalars(query.order_by(Incident.number)))
+
+
+async def count_alerts(session: AsyncSession, incident: Incident, status: str) -> int:
+    query = select(func.count(Alert.id)).where(
+        Alert.incident_id == incident.id, Alert.status == status
+    )
+    return int(await session.scalar(query) or 0)
+
+
+def slug(text: str, limit: int = 60) -> str:
+    """Slack channel names: lowercase letters, digits, hyphens; at most 80 characters."""
+    cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return cleaned[:limit].rstrip("-") or "incident"
+
+
+def channel_name(incident: Incident | IncidentView) -> str:
+    return f"inc-{incident.number}-{slug(incident.title)}"
+
+
+async def snapshot(
+    session: AsyncSession, config: LoadedConfig, incident_id: int
+) -> IncidentSnapshot:
+    """Everything rendering needs, loaded in a handful of queries."""
+    incident = (await session.scalars(select(Incident).where(Incident.id == incident_id))).one()
+    alerts = await session.scalars(
+        select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.starts_at, Alert.id)
+    )
+    pages = await session.scalars(
+        select(Page).where(Page.incident_id == incident_id).order_by(Page.sent_at, Page.id)
+    )
+    steps = await session.scalars(
+        select(StepProgress)
+        .where(StepProgress.incident_id == incident_id)
+        .order_by(StepProgress.position)
+    )
+    events = await session.scalars(
+        select(TimelineEvent)
+        .where(TimelineEvent.incident_id == incident_id)
+        .order_by(TimelineEvent.at, TimelineEvent.id)
+    )
+    return IncidentSnapshot(
+        incident=_incident_view(incident, config),
+        alerts=[_alert_view(a) for a in alerts],
+        pages=[_page_view(p, config) for p in pages],
+        steps=[_step_view(s) for s in steps],
+        events=[_event_view(e) for e in events],
+    )
+
+
+def _incident_view(incident: Incident, config: LoadedConfig) -> IncidentView:
+    playbook = config.playbooks.get(incident.playbook_id)
+    return IncidentView(
+        id=incident.id,
+        number=incident.number,
+        title=incident.title,
+        severity=incident.severity,
+        status=incident.status,
+        playbook_id=incident.playbook_id,
+        playbook_title=playbook.title if playbook else incident.playbook_id,
+        channel_id=incident.channel_id,
+        channel_name=incident.channel_name,
+        status_text=incident.status_text,
+        summary=incident.summary,
+        declared_by=incident.declared_by,
+        opened_at=incident.opened_at,
+        detected_at=incident.detected_at,
+        acknowledged_at=incident.acknowledged_at,
+        resolved_at=incident.resolved_at,
+    )
+
+
+def _alert_view(alert: Alert) -> AlertView:
+    return AlertView(
+        id=alert.id,
+        name=alert.name,
+        summary=alert.summary,
+        status=alert.status,
+        severity=alert.severity,
+        labels=alert.labels,
+        starts_at=alert.starts_at,
+        ends_at=alert.ends_at,
+        links=alert.links,
+    )
+
+
+def _page_view(page: Page, config: LoadedConfig) -> PageView:
+    return PageView(
+        id=page.id,
+        role=page.role,
+        role_name=config.role_name(page.role),
+        user_id=page.user_id,
+        attempt=page.attempt,
+        state=page.state,
+        sent_at=page.sent_at,
+        ack_deadline=page.ack_deadline,
+        acknowledged_at=page.acknowledged_at,
+        acknowledged_by=page.acknowledged_by,
+    )
+
+
+def _step_view(step: StepProgress) -> StepView:
+    return StepView(
+        position=step.position,
+        title=step.title,
+        role=step.role,
+        details=step.details,
+        state=step.state,
+        done_by=step.done_by,
+        done_at=step.done_at,
+    )
+
+
+def _event_view(event: TimelineEvent) -> EventView:
+    return EventView(
+        id=event.id,
+        at=event.at,
+        kind=event.kind,
+        actor=event.actor,
+        text=event.text,
+        data=event.data,
+    )

@@ -1,0 +1,42 @@
+"""APScheduler: the heartbeat that fires due escalations and re-wakes the dispatcher.
+
+The due times themselves live in the database (page deadlines, effect retry times), so
+a restart loses nothing: the first tick after start-up picks up whatever came due.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot import service
+from bot.dispatcher import Dispatcher
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 2
+
+
+async def tick(rt: Runtime, dispatcher: Dispatcher) -> None:
+    try:
+        await service.escalate_due(rt)
+    except Exception:  # a database blip must not kill the heartbeat
+        log.exception("escalation tick failed")
+    dispatcher.wake()  # effects whose retry time has come
+
+
+def start(rt: Runtime, dispatcher: Dispatcher) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(
+        tick,
+        "interval",
+        seconds=TICK_SECONDS,
+        args=[rt, dispatcher],
+        id="tick",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.start()
+    return scheduler

@@ -1,0 +1,150 @@
+"""The service layer: one function per thing a person or a sender asks Warroom to do.
+
+Handlers call exactly one of these with plain data. Each runs one transaction (state,
+timeline and effects together) and returns plain data for the handler to render.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import incidents, intake, paging
+from bot.alerts import NormalizedAlert
+from bot.errors import UserError
+from bot.incidents import IncidentRef
+from bot.models import Incident, KeyValue
+from bot.postmortem import render_markdown
+from bot.runtime import Runtime
+from bot.snapshot import IncidentSnapshot, IncidentView
+from bot.sql import insert
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a command did, for the reply: the incident after the change and a sentence."""
+
+    incident: IncidentView
+    message: str
+
+
+async def ingest_alerts(rt: Runtime, alerts: list[NormalizedAlert]) -> intake.IntakeResult:
+    async with rt.unit_of_work() as session:
+        return await intake.ingest(session, rt.config, alerts, now=rt.clock())
+
+
+async def declare(rt: Runtime, actor: str, title: str) -> Outcome:
+    title = title.strip()
+    if not title:
+        raise UserError("Give the incident a title: `/incident declare GPU nodes down in us-east`.")
+    async with rt.unit_of_work() as session:
+        playbook = rt.config.playbooks.default
+        incident = await incidents.open_incident(
+            session, rt.config, playbook=playbook, title=title, now=rt.clock(), declared_by=actor
+        )
+        return await _outcome(session, rt, incident, f"Declared incident #{incident.number}.")
+
+
+async def acknowledge(
+    rt: Runtime, actor: str, ref: IncidentRef | None = None, *, page_id: int | None = None
+) -> Outcome:
+    """Acknowledge one page (its button) or every waiting page of the incident (the command)."""
+    async with rt.unit_of_work() as session:
+        if page_id is not None:
+            incident = await incidents.find_by_page(session, page_id)
+        else:
+            incident = await incidents.find(session, ref or IncidentRef())
+        pages = await incidents.acknowledge(
+            session, incident, actor, now=rt.clock(), config=rt.config, page_id=page_id
+        )
+        if pages:
+            roles = ", ".join(sorted({rt.config.role_name(p.role) for p in pages}))
+            message = f"You acknowledged incident #{incident.number} ({roles})."
+        else:
+            message = f"Nothing to acknowledge: no page of incident #{incident.number} is waiting."
+        return await _outcome(session, rt, incident, message)
+
+
+async def note(rt: Runtime, actor: str, ref: IncidentRef, text: str) -> Outcome:
+    if not text.strip():
+        raise UserError("Write the note after the command: `/incident note restarted the pods`.")
+    async with rt.unit_of_work() as session:
+        incident = await incidents.find(session, ref)
+        await incidents.add_note(session, incident, actor, text.strip(), now=rt.clock())
+        return await _outcome(session, rt, incident, "Note added to the timeline.")
+
+
+async def status(rt: Runtime, actor: str, ref: IncidentRef, text: str) -> Outcome:
+    async with rt.unit_of_work() as session:
+        incident = await incidents.find(session, ref)
+        if not text.strip():
+            return await _outcome(session, rt, incident, "")
+        await incidents.set_status(session, incident, actor, text.strip(), now=rt.clock())
+        return await _outcome(session, rt, incident, "Status posted.")
+
+
+async def resolve(rt: Runtime, actor: str, ref: IncidentRef, summary: str) -> Outcome:
+    async with rt.unit_of_work() as session:
+        incident = await incidents.find(session, ref)
+        await incidents.resolve(session, incident, actor, summary.strip(), now=rt.clock())
+        message = f"Resolved incident #{incident.number}; the postmortem is being posted."
+        return await _outcome(session, rt, incident, message)
+
+
+async def list_open(rt: Runtime) -> list[IncidentView]:
+    async with rt.db.transaction() as session:
+        return [
+            (await incidents.snapshot(session, rt.config, i.id)).incident
+            for i in await incidents.list_open(session)
+        ]
+
+
+async def get_snapshot(rt: Runtime, ref: IncidentRef) -> IncidentSnapshot:
+    async with rt.db.transaction() as session:
+        incident = await incidents.find(session, ref)
+        return await incidents.snapshot(session, rt.config, incident.id)
+
+
+async def postmortem(rt: Runtime, ref: IncidentRef) -> str:
+    return render_markdown(await get_snapshot(rt, ref))
+
+
+async def escalate_due(rt: Runtime, limit: int = 100) -> int:
+    """Escalate pages past their deadline, one transaction each; returns how many escalated."""
+    now = rt.clock()
+    async with rt.db.transaction() as session:
+        due = await paging.due_pages(session, now, limit)
+    escalated = 0
+    for page in due:
+        async with rt.unit_of_work() as session:
+            escalated += await incidents.escalate_page(session, rt.config, page, now=now)
+    return escalated
+
+
+async def webhook_token(rt: Runtime) -> tuple[str, bool]:
+    """The alert endpoints' secret: from the environment, else generated once and stored.
+
+    Returns the token and whether it was generated just now (so it is printed once).
+    """
+    if rt.settings.webhook_token:
+        return rt.settings.webhook_token, False
+    async with rt.db.transaction() as session:
+        stored = await session.get(KeyValue, "webhook_token")
+        if stored is not None:
+            return stored.value, False
+        token = secrets.token_urlsafe(32)
+        await session.execute(
+            insert(session, KeyValue)
+            .values(key="webhook_token", value=token)
+            .on_conflict_do_nothing(index_elements=[KeyValue.key])
+        )
+        stored = await session.get(KeyValue, "webhook_token", populate_existing=True)
+        assert stored is not None
+        return stored.value, stored.value == token
+
+
+async def _outcome(session: AsyncSession, rt: Runtime, incident: Incident, message: str) -> Outcome:
+    snap = await incidents.snapshot(session, rt.config, incident.id)
+    return Outcome(incident=snap.incident, message=message)

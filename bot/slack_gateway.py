@@ -1,0 +1,253 @@
+"""The Slack gateway: turns effect rows into Slack Web API calls.
+
+Messages are rendered here, at delivery time, from the incident's current snapshot, so
+a delayed or retried effect shows the latest state rather than a stale copy. The
+transport is either slack_sdk's ``AsyncWebClient`` or ``ConsoleSlack``, which prints the
+same calls for console mode.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from typing import Any, Protocol
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+
+from bot import incidents, render
+from bot.dispatcher import PermanentError
+from bot.effects import EffectKind
+from bot.models import Incident, Page
+from bot.postmortem import render_markdown
+from bot.runtime import Runtime
+from bot.snapshot import IncidentSnapshot
+
+log = logging.getLogger(__name__)
+
+# Errors that no retry can fix; anything else (rate limits after the SDK's own retries,
+# Slack's internal errors, network trouble) is retried with backoff.
+PERMANENT = {
+    "account_inactive",
+    "channel_not_found",
+    "invalid_auth",
+    "invalid_blocks",
+    "is_archived",
+    "missing_scope",
+    "msg_too_long",
+    "no_text",
+    "not_authed",
+    "not_in_channel",
+    "token_revoked",
+    "user_not_found",
+    "cannot_dm_bot",
+    "invalid_arguments",
+}
+IGNORABLE = {"already_in_channel", "already_pinned", "cant_invite_self", "user_is_bot"}
+
+
+class SlackTransport(Protocol):
+    async def call(self, method: str, **params: Any) -> dict[str, Any]: ...
+
+    async def upload(self, channel: str, filename: str, title: str, content: str) -> None: ...
+
+
+def web_client(token: str, base_url: str) -> AsyncWebClient:
+    """The Web API client; slack_sdk does not retry 429 unless told to."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+class SlackWebTransport:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        response = await self.client.api_call(method, json=params)
+        return dict(response.data)  # type: ignore[arg-type]
+
+    async def upload(self, channel: str, filename: str, title: str, content: str) -> None:
+        await self.client.files_upload_v2(
+            channel=channel, filename=filename, title=title, content=content
+        )
+
+
+class ConsoleSlack:
+    """Console mode: print each call readably and answer like Slack would."""
+
+    def __init__(self, write: Any = print) -> None:
+        self.write = write
+        self._ids = itertools.count(1)
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self.write(render.console_line(method, params))
+        n = next(self._ids)
+        if method == "conversations.create":
+            return {"ok": True, "channel": {"id": f"CONSOLE{n}", "name": params["name"]}}
+        channel = params.get("channel", "")
+        return {"ok": True, "channel": channel, "ts": f"{n}.000000"}
+
+    async def upload(self, channel: str, filename: str, title: str, content: str) -> None:
+        self.write(f"[slack] upload {filename} to {channel}: {title}\n{content}")
+
+
+class SlackGateway:
+    def __init__(self, rt: Runtime, transport: SlackTransport) -> None:
+        self.rt = rt
+        self.transport = transport
+        self._handlers = {
+            EffectKind.OPEN_CHANNEL: self.open_channel,
+            EffectKind.POST_CARD: self.post_card,
+            EffectKind.REFRESH_CARD: self.refresh_card,
+            EffectKind.POST_EVENT: self.post_event,
+            EffectKind.INVITE: self.invite,
+            EffectKind.SEND_PAGE: self.send_page,
+            EffectKind.REFRESH_PAGE: self.refresh_page,
+            EffectKind.POST_POSTMORTEM: self.post_postmortem,
+        }
+
+    async def deliver(self, kind: str, payload: dict[str, Any]) -> None:
+        handler = self._handlers.get(EffectKind(kind))
+        if handler is None:
+            raise PermanentError(f"unknown effect kind {kind!r}")
+        try:
+            await handler(payload)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", ""))
+            if error in IGNORABLE:
+                return
+            if error in PERMANENT:
+                raise PermanentError(error) from exc
+            raise
+
+    async def _snapshot(self, incident_id: int) -> IncidentSnapshot:
+        async with self.rt.db.transaction() as session:
+            return await incidents.snapshot(session, self.rt.config, incident_id)
+
+    async def _channel(self, incident_id: int) -> tuple[IncidentSnapshot, str]:
+        snap = await self._snapshot(incident_id)
+        if not snap.incident.channel_id:
+            raise PermanentError(f"incident #{snap.incident.number} has no channel")
+        return snap, snap.incident.channel_id
+
+    async def open_channel(self, payload: dict[str, Any]) -> None:
+        snap = await self._snapshot(payload["incident_id"])
+        if snap.incident.channel_id:  # a retry after the channel was made
+            return
+        channel = await self._create_channel(incidents.channel_name(snap.incident))
+        await self._save_incident(
+            snap.incident.id, channel_id=channel["id"], channel_name=channel["name"]
+        )
+        topic = f"{snap.incident.severity.upper()} · {snap.incident.title}"
+        await self._best_effort("conversations.setTopic", channel=channel["id"], topic=topic[:250])
+
+    async def _create_channel(self, name: str) -> dict[str, Any]:
+        """Create the channel; on a name clash (an old channel kept its name) add a suffix."""
+        for suffix in ["", *(f"-{n}" for n in range(2, 10))]:
+            try:
+                data = await self.transport.call("conversations.create", name=name[:75] + suffix)
+                return dict(data["channel"])
+            except SlackApiError as exc:
+                if exc.response.get("error") != "name_taken":
+                    raise
+        raise PermanentError(f"every channel name like {name} is taken")
+
+    async def post_card(self, payload: dict[str, Any]) -> None:
+        snap, channel = await self._channel(payload["incident_id"])
+        data = await self.transport.call(
+            "chat.postMessage", channel=channel, **render.incident_card(snap)
+        )
+        await self._save_incident(snap.incident.id, card_ts=data["ts"])
+        await self._best_effort("pins.add", channel=channel, timestamp=data["ts"])
+
+    async def refresh_card(self, payload: dict[str, Any]) -> None:
+        async with self.rt.db.transaction() as session:
+            card_ts = await session.scalar(
+                select(Incident.card_ts).where(Incident.id == payload["incident_id"])
+            )
+        if card_ts is None:  # the card was never posted (e.g. its post failed): post it now
+            await self.post_card(payload)
+            return
+        snap, channel = await self._channel(payload["incident_id"])
+        await self.transport.call(
+            "chat.update", channel=channel, ts=card_ts, **render.incident_card(snap)
+        )
+
+    async def post_event(self, payload: dict[str, Any]) -> None:
+        snap, channel = await self._channel(payload["incident_id"])
+        event = next((e for e in snap.events if e.id == payload["event_id"]), None)
+        if event is None:
+            raise PermanentError(f"timeline event {payload['event_id']} is gone")
+        await self.transport.call(
+            "chat.postMessage", channel=channel, **render.event_message(snap, event)
+        )
+
+    async def invite(self, payload: dict[str, Any]) -> None:
+        _, channel = await self._channel(payload["incident_id"])
+        await self.transport.call(
+            "conversations.invite", channel=channel, users=",".join(payload["users"])
+        )
+
+    async def send_page(self, payload: dict[str, Any]) -> None:
+        page = await self._page(payload["page_id"])
+        if page.dm_ts or page.user_id is None:
+            return
+        snap = await self._snapshot(page.incident_id)
+        view = next(p for p in snap.pages if p.id == page.id)
+        data = await self.transport.call(
+            "chat.postMessage", channel=page.user_id, **render.page_message(snap, view)
+        )
+        async with self.rt.db.transaction() as session:
+            row = await session.get_one(Page, page.id)
+            row.dm_channel, row.dm_ts = data["channel"], data["ts"]
+
+    async def refresh_page(self, payload: dict[str, Any]) -> None:
+        page = await self._page(payload["page_id"])
+        if not (page.dm_channel and page.dm_ts):
+            return  # never delivered: nothing to update
+        snap = await self._snapshot(page.incident_id)
+        view = next(p for p in snap.pages if p.id == page.id)
+        await self.transport.call(
+            "chat.update", channel=page.dm_channel, ts=page.dm_ts, **render.page_message(snap, view)
+        )
+
+    async def post_postmortem(self, payload: dict[str, Any]) -> None:
+        snap, channel = await self._channel(payload["incident_id"])
+        number = snap.incident.number
+        await self.transport.upload(
+            channel,
+            filename=f"postmortem-incident-{number}.md",
+            title=f"Postmortem: incident #{number}",
+            content=render_markdown(snap),
+        )
+
+    async def _page(self, page_id: int) -> Page:
+        async with self.rt.db.transaction() as session:
+            page = await session.get(Page, page_id)
+        if page is None:
+            raise PermanentError(f"page {page_id} is gone")
+        return page
+
+    async def _save_incident(self, incident_id: int, **values: Any) -> None:
+        async with self.rt.db.transaction() as session:
+            incident = await session.get_one(Incident, incident_id)
+            for name, value in values.items():
+                setattr(incident, name, value)
+
+    async def _best_effort(self, method: str, **params: Any) -> None:
+        """Nice-to-have calls (topic, pin) must not make the main effect retry."""
+        try:
+            await self.transport.call(method, **params)
+        except SlackApiError as exc:
+            log.info("slack %s failed: %s", method, exc.response.get("error"))

@@ -1,0 +1,92 @@
+"""Read-only pictures of an incident, handed to rendering (Block Kit, postmortem, console).
+
+Rendering must be a pure function of data; these frozen dataclasses are that data, loaded
+in one query batch so no renderer ever touches the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    id: int
+    name: str
+    summary: str
+    status: str  # firing | resolved
+    severity: str | None
+    labels: dict[str, str]
+    starts_at: datetime
+    ends_at: datetime | None
+    links: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PageView:
+    id: int
+    role: str
+    role_name: str
+    user_id: str | None  # None: nobody was on call for the role
+    attempt: int
+    state: str  # pending | acknowledged | escalated | cancelled | exhausted
+    sent_at: datetime
+    ack_deadline: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StepView:
+    position: int
+    title: str
+    role: str | None
+    details: str
+    state: str  # pending | done | skipped
+    done_by: str | None
+    done_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    id: int
+    at: datetime
+    kind: str
+    actor: str | None  # Slack user ID, None when Warroom did it
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentView:
+    id: int
+    number: int
+    title: str
+    severity: str  # sev1 … sev4
+    status: str  # open | resolved
+    playbook_id: str
+    playbook_title: str
+    channel_id: str | None
+    channel_name: str | None
+    status_text: str | None
+    summary: str | None
+    declared_by: str | None
+    opened_at: datetime
+    detected_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentSnapshot:
+    incident: IncidentView
+    alerts: list[AlertView]
+    pages: list[PageView]
+    steps: list[StepView]
+    events: list[EventView]
+
+    @property
+    def firing(self) -> list[AlertView]:
+        return [a for a in self.alerts if a.status == "firing"]

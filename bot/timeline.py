@@ -1,0 +1,57 @@
+"""The timeline: every state change appends an event in the same transaction.
+
+It is the source of truth for the postmortem and for MTTA/MTTR, so services never write
+an incident's state without calling ``record`` next to it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import Incident, TimelineEvent
+
+
+class Kind(StrEnum):
+    DETECTED = "detected"  # the first alert started (back-dated to its startsAt)
+    OPENED = "opened"  # opened by an alert
+    DECLARED = "declared"  # opened by a person
+    ALERT_FIRED = "alert_fired"  # a further alert joined
+    ALERT_RESOLVED = "alert_resolved"
+    PAGED = "paged"
+    UNROUTABLE = "unroutable"  # nobody on call for a paged role
+    ESCALATED = "escalated"
+    ESCALATION_EXHAUSTED = "escalation_exhausted"
+    ACKNOWLEDGED = "acknowledged"
+    NOTE = "note"
+    STATUS = "status"
+    RESOLVED = "resolved"
+
+
+async def record(
+    session: AsyncSession,
+    incident: Incident,
+    kind: Kind,
+    text: str,
+    *,
+    now: datetime,
+    actor: str | None = None,
+    at: datetime | None = None,
+    data: dict[str, Any] | None = None,
+) -> TimelineEvent:
+    """Append one event; ``at`` back-dates it (an alert that started before we heard of it)."""
+    event = TimelineEvent(
+        incident_id=incident.id,
+        at=at or now,
+        recorded_at=now,
+        kind=kind,
+        actor=actor,
+        text=text,
+        data=data or {},
+    )
+    session.add(event)
+    await session.flush()
+    return event

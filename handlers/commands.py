@@ -1,0 +1,118 @@
+"""``/incident …``: parse the text of the slash command into a subcommand call.
+
+The grammar is ``/incident <subcommand> [#N | #channel] [text]``. Inside an incident
+channel the incident is implied; elsewhere ``#N`` (or a channel mention) names it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot import mrkdwn, render, service
+from bot.errors import UserError
+from bot.incidents import IncidentRef
+from bot.runtime import Runtime
+
+_REF = re.compile(r"^(?:#(?P<number>\d+)|<#(?P<channel>[CG][A-Z0-9]+)(?:\|[^>]*)?>)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    ref: IncidentRef
+    text: str  # what follows the incident reference
+    rest: str  # everything after the subcommand, reference included
+    user: str
+
+
+def parse(text: str, *, user: str, channel: str) -> Command:
+    """Split ``text``; a ``#N`` or channel mention after the subcommand names the incident.
+
+    Slack sends ``&``, ``<`` and ``>`` typed by the user as entities; they are decoded here
+    and escaped again by the renderer, so a note reads back exactly as it was typed.
+    """
+    name, _, rest = html.unescape(text).strip().partition(" ")
+    first, _, remainder = rest.strip().partition(" ")
+    match = _REF.match(first)
+    if match and match["number"]:
+        ref = IncidentRef(number=int(match["number"]))
+    elif match:
+        ref = IncidentRef(channel_id=match["channel"])
+    else:
+        ref, remainder = IncidentRef(channel_id=channel), rest
+    return Command(
+        name=name.lower() or "help", ref=ref, text=remainder.strip(), rest=rest.strip(), user=user
+    )
+
+
+Reply = dict[str, Any]
+Handler = Callable[[Runtime, Command], Awaitable[Reply]]
+
+
+def _text(message: str) -> Reply:
+    return {"response_type": "ephemeral", "text": message}
+
+
+async def _help(rt: Runtime, cmd: Command) -> Reply:
+    return _text(render.help_text())
+
+
+async def _list(rt: Runtime, cmd: Command) -> Reply:
+    return {"response_type": "ephemeral", **render.incident_list(await service.list_open(rt))}
+
+
+async def _declare(rt: Runtime, cmd: Command) -> Reply:
+    outcome = await service.declare(rt, cmd.user, cmd.rest)
+    name = outcome.incident.channel_name or f"inc-{outcome.incident.number}"
+    return _text(f"{outcome.message} Its channel #{name} is being created; you will be invited.")
+
+
+async def _ack(rt: Runtime, cmd: Command) -> Reply:
+    return _text((await service.acknowledge(rt, cmd.user, cmd.ref)).message)
+
+
+async def _note(rt: Runtime, cmd: Command) -> Reply:
+    return _text((await service.note(rt, cmd.user, cmd.ref, cmd.text)).message)
+
+
+async def _status(rt: Runtime, cmd: Command) -> Reply:
+    outcome = await service.status(rt, cmd.user, cmd.ref, cmd.text)
+    if outcome.message:
+        return _text(outcome.message)
+    return {"response_type": "ephemeral", **render.incident_list([outcome.incident])}
+
+
+async def _resolve(rt: Runtime, cmd: Command) -> Reply:
+    return _text((await service.resolve(rt, cmd.user, cmd.ref, cmd.text)).message)
+
+
+async def _postmortem(rt: Runtime, cmd: Command) -> Reply:
+    markdown = await service.postmortem(rt, cmd.ref)
+    return _text(f"```{mrkdwn.truncate(mrkdwn.escape(markdown), 3000)}```")
+
+
+HANDLERS: dict[str, Handler] = {
+    "help": _help,
+    "list": _list,
+    "declare": _declare,
+    "ack": _ack,
+    "note": _note,
+    "status": _status,
+    "resolve": _resolve,
+    "postmortem": _postmortem,
+}
+
+
+async def run(rt: Runtime, cmd: Command) -> Reply:
+    """Run one subcommand; a UserError becomes the reply, an unknown name gets help."""
+    handler = HANDLERS.get(cmd.name)
+    if handler is None:
+        return _text(f"I don't know `{cmd.name}`.\n{render.help_text()}")
+    try:
+        return await handler(rt, cmd)
+    except UserError as exc:
+        return _text(str(exc))

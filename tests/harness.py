@@ -1,0 +1,78 @@
+"""Drive the real app the way its users do: HTTP webhooks, signed Slack requests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from bot.app import create_app
+from bot.dispatcher import Dispatcher
+from bot.runtime import Runtime
+from bot.settings import Settings
+from tests.fakes.signing import block_action_body, signed_headers, slash_command_body
+from tests.fakes.slack_api import FakeSlackApi
+
+
+@dataclass
+class Harness:
+    app: FastAPI
+    client: httpx.AsyncClient
+    slack: FakeSlackApi
+    settings: Settings
+    clock: Callable[[], datetime]
+
+    @classmethod
+    @asynccontextmanager
+    async def running(
+        cls, settings: Settings, slack: FakeSlackApi, clock: Callable[[], datetime]
+    ) -> AsyncIterator[Harness]:
+        app = create_app(settings, clock=clock, run_scheduler=False)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://warroom") as client:
+                yield cls(app, client, slack, settings, clock)
+
+    @property
+    def rt(self) -> Runtime:
+        return self.app.state.runtime
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self.app.state.dispatcher
+
+    async def settle(self) -> None:
+        """Wait until every effect that can be delivered now has been delivered."""
+        await self.dispatcher.idle()
+        while await self.dispatcher.drain():
+            pass
+
+    async def post_alerts(
+        self, payload: Any, source: str = "alertmanager", token: str | None = None
+    ) -> httpx.Response:
+        token = token or self.settings.webhook_token or ""
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        return await self.client.post(
+            f"/alerts/{source}",
+            content=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+
+    async def slash(self, text: str, user: str = "U1", channel: str = "C1") -> httpx.Response:
+        body = slash_command_body(text, user_id=user, channel_id=channel)
+        return await self._signed(body)
+
+    async def click(self, action_id: str, value: str, user: str = "U1") -> httpx.Response:
+        return await self._signed(block_action_body(action_id, value, user_id=user))
+
+    async def _signed(self, body: bytes) -> httpx.Response:
+        secret = self.settings.slack_signing_secret or ""
+        return await self.client.post(
+            "/slack/events", content=body, headers=signed_headers(secret, body)
+        )

@@ -1,0 +1,414 @@
+"""Loading playbooks and on-call rotations: what loads, what is reported, and routing."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from bot.config import (
+    BUILTIN_DEFAULT,
+    Playbook,
+    PlaybookSet,
+    lint,
+    load_oncall,
+    load_playbooks,
+)
+from bot.durations import Duration, format_duration, parse_duration
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_PLAYBOOKS = ROOT / "playbooks"
+EXAMPLE_ONCALL = ROOT / "oncall.example.yaml"
+
+ROLE = """\
+    name: ML engineer
+    members: [U0123ABCD, U0456EFGH]
+    start: 2026-01-05T09:00:00
+    timezone: Europe/London
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def playbook(**fields: object) -> Playbook:
+    return Playbook.model_validate({"id": "p", "title": "P", **fields})
+
+
+# --- durations -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30s", timedelta(seconds=30)),
+        ("5m", timedelta(minutes=5)),
+        ("12h", timedelta(hours=12)),
+        ("1d", timedelta(days=1)),
+        ("1w", timedelta(weeks=1)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("1w2d3h4m5s", timedelta(weeks=1, days=2, hours=3, minutes=4, seconds=5)),
+        ("90m", timedelta(minutes=90)),
+        (" 5m ", timedelta(minutes=5)),
+    ],
+)
+def test_parse_duration(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "5", "m", "5 m", "1.5h", "-5m", "30m1h", "5mm", "1y"])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="expected a duration like 30s, 5m, 12h, 1d, 1w"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("duration", "text"),
+    [
+        (timedelta(minutes=5), "5m"),
+        (timedelta(hours=1, minutes=30), "1h30m"),
+        (timedelta(days=8), "1w1d"),
+        (timedelta(seconds=86401), "1d1s"),
+        (timedelta(0), "0s"),
+        (-timedelta(minutes=5), "-5m"),
+    ],
+)
+def test_format_duration(duration: timedelta, text: str) -> None:
+    assert format_duration(duration) == text
+
+
+@pytest.mark.parametrize("seconds", [1, 59, 61, 3600, 3661, 90061, 694861])
+def test_format_then_parse_round_trips(seconds: int) -> None:
+    duration = timedelta(seconds=seconds)
+    assert parse_duration(format_duration(duration)) == duration
+
+
+def test_duration_type_accepts_text_and_seconds_and_dumps_text() -> None:
+    adapter = TypeAdapter(Duration)
+    assert adapter.validate_python("1h30m") == timedelta(minutes=90)
+    assert adapter.validate_python(300) == timedelta(minutes=5)
+    assert adapter.dump_python(timedelta(minutes=90)) == "1h30m"
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("soon", "expected a duration like 30s, 5m, 12h, 1d, 1w"),
+        (True, "expected a duration like"),
+        (1.5, "expected a duration like"),
+        ("0s", "longer than 0s"),
+        (0, "longer than 0s"),
+    ],
+)
+def test_duration_type_rejects(value: object, says: str) -> None:
+    with pytest.raises(ValidationError, match=says):
+        TypeAdapter(Duration).validate_python(value)
+
+
+# --- the shipped configuration ---------------------------------------------------------
+
+
+def test_shipped_playbooks_load_without_problems() -> None:
+    playbooks, problems = load_playbooks(SHIPPED_PLAYBOOKS)
+    assert problems == []
+    assert {p.id for p in playbooks} == {
+        "model-drift",
+        "inference-latency-errors",
+        "gpu-training-cluster",
+        "default",
+    }
+    assert playbooks.default.source_file == str(SHIPPED_PLAYBOOKS / "default.yaml")
+    assert playbooks.default.page == ["aiops-specialist"]
+
+
+def test_example_oncall_loads_without_problems() -> None:
+    oncall, problems = load_oncall(EXAMPLE_ONCALL)
+    assert problems == []
+    names = {role_id: role.name for role_id, role in oncall.roles.items()}
+    assert names == {
+        "data-scientist": "Data scientist",
+        "ml-engineer": "ML engineer",
+        "aiops-specialist": "AIOps specialist",
+    }
+    assert all(2 <= len(role.members) <= 3 for role in oncall.roles.values())
+
+
+def test_shipped_configuration_lints_clean() -> None:
+    assert lint(SHIPPED_PLAYBOOKS, EXAMPLE_ONCALL) == []
+
+
+def test_every_shipped_step_has_guidance_and_a_known_role() -> None:
+    playbooks, _ = load_playbooks(SHIPPED_PLAYBOOKS)
+    oncall, _ = load_oncall(EXAMPLE_ONCALL)
+    for shipped in playbooks:
+        assert shipped.steps, shipped.id
+        for step in shipped.steps:
+            assert len(step.details) > 80, (shipped.id, step.title)
+            assert step.role is None or step.role in oncall.roles
+
+
+def test_sample_alertmanager_alerts_route_to_model_drift(samples: Path) -> None:
+    payload = json.loads((samples / "alertmanager-0.25-firing.json").read_text())
+    playbooks, _ = load_playbooks(SHIPPED_PLAYBOOKS)
+    routed = {playbooks.route(alert["labels"]).id for alert in payload["alerts"]}
+    assert routed == {"model-drift"}
+    assert playbooks.get("model-drift").group_by == ["alertname", "model"]
+
+
+@pytest.mark.parametrize(
+    ("labels", "playbook_id"),
+    [
+        ({"alertname": "DataDriftPSI", "severity": "warning"}, "model-drift"),
+        ({"alertname": "ModelDriftHigh", "severity": "info"}, "default"),
+        ({"alertname": "InferenceLatencyP99High", "service": "ranker"}, "inference-latency-errors"),
+        ({"alertname": "InferenceErrorRateHigh"}, "inference-latency-errors"),
+        ({"alertname": "GPUXidError", "node": "gpu-17"}, "gpu-training-cluster"),
+        ({"alertname": "TrainingJobFailed"}, "gpu-training-cluster"),
+        ({"alertname": "NodeNotReady"}, "gpu-training-cluster"),
+        ({"alertname": "NodeNotReadyForLong"}, "default"),
+        ({"alertname": "DiskFull"}, "default"),
+    ],
+)
+def test_shipped_routing(labels: dict[str, str], playbook_id: str) -> None:
+    playbooks, _ = load_playbooks(SHIPPED_PLAYBOOKS)
+    assert playbooks.route(labels).id == playbook_id
+
+
+# --- playbook fields -------------------------------------------------------------------
+
+
+def test_playbook_defaults() -> None:
+    loaded = playbook()
+    assert loaded.severity == "sev3"
+    assert loaded.group_by == ["alertname"]
+    assert loaded.match == [] and loaded.page == [] and loaded.steps == []
+    assert loaded.ack_timeout is None and loaded.priority == 0 and loaded.source_file is None
+
+
+def test_match_accepts_one_string_or_list_items_with_several_matchers() -> None:
+    assert [str(m) for m in playbook(match='alertname=~"A.*"').match] == ['alertname=~"A.*"']
+    combined = playbook(match=['{team="ml", env!=dev}', "severity=critical"])
+    assert [str(m) for m in combined.match] == ['team="ml"', 'env!="dev"', 'severity="critical"']
+    assert combined.specificity == 3
+
+
+def test_playbook_matches_needs_every_matcher() -> None:
+    drift = playbook(match=['alertname=~"ModelDrift.*"', 'severity!="info"'])
+    assert drift.matches({"alertname": "ModelDriftHigh", "severity": "critical"})
+    assert not drift.matches({"alertname": "ModelDriftHigh", "severity": "info"})
+    assert not drift.matches({"alertname": "Other", "severity": "critical"})
+    assert playbook().matches({})
+
+
+def test_playbook_dumps_back_to_its_yaml_form() -> None:
+    loaded = playbook(match="severity!=info", ack_timeout="90s")
+    dumped = loaded.model_dump()
+    assert dumped["match"] == ['severity!="info"']
+    assert dumped["ack_timeout"] == "1m30s"
+    assert "source_file" not in dumped
+    assert Playbook.model_validate(dumped) == loaded
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"id": "Model Drift"}, "String should match pattern"),
+        ({"severity": "critical"}, "'sev1', 'sev2', 'sev3' or 'sev4'"),
+        ({"match": {"alertname": "X"}}, "expected a list of matcher strings"),
+        ({"match": ["alertname~X"]}, "no operator"),
+        ({"ack_timeout": "5 minutes"}, "expected a duration like 30s, 5m, 12h, 1d, 1w"),
+        ({"steps": [{"role": "ml-engineer"}]}, "Field required"),
+        ({"title": "  "}, "at least 1 character"),
+    ],
+)
+def test_playbook_rejects(fields: dict[str, object], says: str) -> None:
+    with pytest.raises(ValidationError, match=says):
+        playbook(**fields)
+
+
+def test_default_playbook_must_match_everything() -> None:
+    with pytest.raises(ValidationError, match="its match must be empty"):
+        Playbook(id="default", title="Default", match=["team=ml"])
+
+
+# --- loading playbooks: problems -------------------------------------------------------
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    folder = tmp_path / "playbooks"
+    path = write(folder, "broken.yaml", "id: broken\ntitle: Broken\nsteps:\n  - title: [unclosed\n")
+    write(folder, "fine.yaml", "id: fine\ntitle: Fine\n")
+    playbooks, problems = load_playbooks(folder)
+    assert [p.id for p in playbooks.playbooks] == ["fine"]
+    [problem] = problems
+    assert problem.file == str(path)
+    assert problem.line == 5
+    assert problem.message.startswith("invalid YAML:")
+
+
+def test_validation_error_names_file_line_and_field(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "drift.yaml",
+        """\
+        id: drift
+        title: Drift
+        page: [data-scientist]
+        steps:
+          - title: Look
+            details: ok
+          - title: Fix
+            role: 7
+        """,
+    )
+    _, problems = load_playbooks(tmp_path)
+    [problem] = problems
+    assert (problem.file, problem.line, problem.field) == (str(path), 8, "steps.1.role")
+    assert str(problem) == f"{path}:8: steps.1.role: Input should be a valid string"
+
+
+def test_unknown_field_is_named_with_a_suggestion_and_the_valid_fields(tmp_path: Path) -> None:
+    write(tmp_path, "drift.yaml", "id: drift\ntitle: Drift\nserverity: sev2\n")
+    _, problems = load_playbooks(tmp_path)
+    [problem] = problems
+    assert (problem.line, problem.field) == (3, "serverity")
+    assert "unknown field 'serverity'" in problem.message
+    assert "did you mean 'severity'?" in problem.message
+    assert "id, title, match, severity, page, group_by, ack_timeout, steps, priority" in (
+        problem.message
+    )
+
+
+def test_unknown_field_in_a_step_lists_the_step_fields(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "drift.yaml",
+        "id: drift\ntitle: Drift\nsteps:\n  - title: Look\n    detials: here\n",
+    )
+    _, problems = load_playbooks(tmp_path)
+    [problem] = problems
+    assert (problem.line, problem.field) == (5, "steps.0.detials")
+    assert "did you mean 'details'?" in problem.message
+    assert problem.message.endswith("Valid fields: title, role, details")
+
+
+def test_source_file_cannot_be_set_from_yaml(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "id: a\ntitle: A\nsource_file: /etc/passwd\n")
+    playbooks, problems = load_playbooks(tmp_path)
+    assert [p.field for p in problems] == ["source_file"]
+    assert playbooks.get("a") is None
+
+
+def test_missing_required_field_points_at_the_mapping(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "# comment\nid: a\n")
+    _, problems = load_playbooks(tmp_path)
+    assert [(p.line, p.field, p.message) for p in problems] == [(2, "title", "Field required")]
+
+
+def test_bad_matcher_is_reported_at_the_match_key(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "id: a\ntitle: A\nmatch:\n  - 'severity!=info'\n  - 'team'\n")
+    _, problems = load_playbooks(tmp_path)
+    [problem] = problems
+    assert (problem.line, problem.field) == (3, "match")
+    assert "bad matcher 'team': no operator" in problem.message
+
+
+def test_playbook_problems_of_other_shapes(tmp_path: Path) -> None:
+    write(tmp_path, "empty.yaml", "# nothing yet\n")
+    write(tmp_path, "list.yaml", "- id: a\n")
+    write(tmp_path, "two-docs.yaml", "id: a\ntitle: A\n---\nid: b\ntitle: B\n")
+    playbooks, problems = load_playbooks(tmp_path)
+    assert list(playbooks) == [BUILTIN_DEFAULT]
+    by_file = {Path(p.file).name: p.message for p in problems}
+    assert by_file["empty.yaml"] == "the file is empty"
+    assert "valid dictionary" in by_file["list.yaml"]
+    assert "expected a single document" in by_file["two-docs.yaml"]
+
+
+def test_duplicate_id_keeps_the_first_file(tmp_path: Path) -> None:
+    first = write(tmp_path, "a.yaml", "id: drift\ntitle: First\n")
+    second = write(tmp_path, "b.yml", "title: Second\nid: drift\n")
+    playbooks, problems = load_playbooks(tmp_path)
+    assert playbooks.get("drift").title == "First"
+    [problem] = problems
+    assert (problem.file, problem.line, problem.field) == (str(second), 2, "id")
+    assert problem.message == f"duplicate id 'drift', also in {first}"
+
+
+def test_only_yaml_files_are_read_and_readme_is_skipped(tmp_path: Path) -> None:
+    write(tmp_path, "README.yaml", "not: a playbook\n")
+    write(tmp_path, "notes.md", "# notes\n")
+    write(tmp_path, ".draft.yaml", "broken: [\n")
+    write(tmp_path, "a.yml", "id: a\ntitle: A\n")
+    playbooks, problems = load_playbooks(tmp_path)
+    assert problems == []
+    assert [p.id for p in playbooks.playbooks] == ["a"]
+
+
+def test_missing_folder_gives_a_problem_and_the_builtin_default(tmp_path: Path) -> None:
+    playbooks, problems = load_playbooks(tmp_path / "nowhere")
+    assert [p.file for p in problems] == [str(tmp_path / "nowhere")]
+    assert playbooks.route({"alertname": "Anything"}) is BUILTIN_DEFAULT
+    assert BUILTIN_DEFAULT.title == "Unrouted alert"
+    assert BUILTIN_DEFAULT.page == ["aiops-specialist"]
+    assert (BUILTIN_DEFAULT.severity, BUILTIN_DEFAULT.group_by) == ("sev3", ["alertname"])
+
+
+def test_default_yaml_with_matchers_is_rejected_and_builtin_used(tmp_path: Path) -> None:
+    write(tmp_path, "default.yaml", "id: default\ntitle: Mine\nmatch: ['team=ml']\n")
+    playbooks, problems = load_playbooks(tmp_path)
+    assert [(p.line, p.field) for p in problems] == [(3, "match")]
+    assert playbooks.default is BUILTIN_DEFAULT
+
+
+def test_folder_default_replaces_the_builtin(tmp_path: Path) -> None:
+    write(tmp_path, "catchall.yaml", "id: default\ntitle: Ours\npage: [ml-engineer]\n")
+    playbooks, _ = load_playbooks(tmp_path)
+    assert playbooks.route({"alertname": "X"}).title == "Ours"
+    assert playbooks.playbooks == []
+
+
+# --- routing ---------------------------------------------------------------------------
+
+
+def test_routing_order_priority_then_specificity_then_id() -> None:
+    broad = playbook(id="broad", match=['team="ml"'])
+    narrow = playbook(id="narrow", match=['team="ml"', 'severity="critical"'])
+    urgent = playbook(id="urgent", match=['team="ml"'], priority=10)
+    twin = playbook(id="a-twin", match=['team="ml"'])
+    playbooks = PlaybookSet([broad, narrow, urgent, twin])
+    assert [p.id for p in playbooks.playbooks] == ["urgent", "narrow", "a-twin", "broad"]
+    assert playbooks.route({"team": "ml", "severity": "critical"}).id == "urgent"
+    assert (
+        PlaybookSet([broad, narrow, twin]).route({"team": "ml", "severity": "critical"}) is narrow
+    )
+    assert PlaybookSet([broad, narrow, twin]).route({"team": "ml"}) is twin
+    assert PlaybookSet([broad, narrow, twin]).route({"team": "data"}) is BUILTIN_DEFAULT
+
+
+def test_playbook_set_iterates_in_routing_order_with_default_last() -> None:
+    low = playbook(id="low", match=["a=b"])
+    high = playbook(id="high", match=["a=b"], priority=1)
+    assert list(PlaybookSet([low, high])) == [high, low, BUILTIN_DEFAULT]
+    assert PlaybookSet([low]).get("default") is BUILTIN_DEFAULT
+    assert PlaybookSet([low]).get("nope") is None
+
+
+# --- on-call ---------------------------------------------------------------------------
+
+
+def test_role_defaults_and_naive_start() -> None:
+    role, problems = load_oncall(write(Path("/tmp") if False else _tmp(), "o.yaml", ""))
+    assert role is not None and problems
+
+
+def _tmp() -> Path:
+    raise AssertionError("replaced below")
