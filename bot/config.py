@@ -127,7 +127,9 @@ class Playbook(_ConfigModel):
 
     @field_validator("match")
     @classmethod
-    def _default_matches_everything(cls, match: list[Matcher], info: ValidationInfo) -> Any:
+    def _default_matches_everything(
+        cls, match: list[Matcher], info: ValidationInfo
+    ) -> list[Matcher]:
         if info.data.get("id") == DEFAULT_PLAYBOOK_ID and match:
             raise PydanticCustomError(
                 "default_match",
@@ -152,8 +154,9 @@ BUILTIN_DEFAULT = Playbook(
 class PlaybookSet:
     """The playbooks in routing order, and the default that takes everything else.
 
-    Order: higher ``priority`` first, then more matchers first (the more specific playbook
-    wins, as in a firewall), then ``id`` so that routing never depends on file order.
+    Order: higher ``priority`` first, then more matchers first (so a narrow playbook beats
+    a broad one without anyone tuning priorities), then ``id`` so that routing never
+    depends on file order.
     """
 
     def __init__(self, playbooks: Iterable[Playbook] = ()) -> None:

@@ -164,7 +164,7 @@ async def escalate(
         return None
     page.state = PageState.ESCALATED
     effects.refresh_page(session, page, now=now)
-    user = next_member(role, page.user_id or "") if role else None
+    user = next_member(role, page.user_id or "", now) if role else None
     timeout = page.ack_deadline - page.sent_at
     event = await timeline.record(
         session,

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 from bot import mrkdwn
 from bot.clock import as_utc
 from bot.mrkdwn import channel_link, escape, mention, truncate, ts
+from bot.postmortem import Postmortem
 from bot.postmortem import build as build_postmortem
 from bot.snapshot import AlertView, EventView, IncidentSnapshot, IncidentView, PageView
 
@@ -301,13 +302,15 @@ def incident_card(snap: IncidentSnapshot) -> Message:
     incident = snap.incident
     status = incident_status(snap)
     firing = _sorted_firing(snap)
+    # Resolved cards show the same MTTA/MTTR figures as the postmortem, from the timeline.
+    figures = build_postmortem(snap) if status == "Resolved" else None
     fallback = f"{_title(incident)} — {_sev(incident.severity)} · {status}"
     return _message(
         fallback,
         [
             _header(_title(incident)),
-            _resolution_block(snap) if status == "Resolved" else None,
-            _fields(_card_fields(snap, status)),
+            _resolution_block(figures) if figures else None,
+            _fields(_card_fields(snap, status, figures)),
             _section(_paged_text(snap)),
             _status_block(snap),
             _divider() if firing else None,
@@ -323,7 +326,9 @@ def incident_card(snap: IncidentSnapshot) -> Message:
     )
 
 
-def _card_fields(snap: IncidentSnapshot, status: str) -> list[tuple[str, str]]:
+def _card_fields(
+    snap: IncidentSnapshot, status: str, figures: Postmortem | None
+) -> list[tuple[str, str]]:
     incident = snap.incident
     fields = [
         ("Severity", f"{sev_emoji(incident.severity)} {_sev(incident.severity)}"),
@@ -332,8 +337,7 @@ def _card_fields(snap: IncidentSnapshot, status: str) -> list[tuple[str, str]]:
         ("Opened", ts(incident.opened_at)),
         ("Alerts", f"{len(snap.firing)} firing / {len(snap.alerts)} total"),
     ]
-    if status == "Resolved":
-        figures = build_postmortem(snap)
+    if figures:
         fields += [
             ("Resolved", ts(figures.resolved_at or incident.resolved_at or incident.opened_at)),
             ("Time to acknowledge", _maybe_duration(figures.time_to_acknowledge)),
@@ -342,12 +346,11 @@ def _card_fields(snap: IncidentSnapshot, status: str) -> list[tuple[str, str]]:
     return fields
 
 
-def _maybe_duration(value: Any) -> str:
+def _maybe_duration(value: timedelta | None) -> str:
     return mrkdwn.duration(value) if value is not None else "—"
 
 
-def _resolution_block(snap: IncidentSnapshot) -> Block:
-    figures = build_postmortem(snap)
+def _resolution_block(figures: Postmortem) -> Block:
     by = f" by {mention(figures.resolved_by)}" if figures.resolved_by else ""
     summary = _quote(figures.summary) if figures.summary else "_No summary was given._"
     return _section(f"✅ *Resolved*{by}\n{summary}")
@@ -427,7 +430,6 @@ def page_message(snap: IncidentSnapshot, page: PageView) -> Message:
     """The direct message to a paged person: what, why, where, and a button while it counts."""
     incident = snap.incident
     role = _text(page.role_name, 80)
-    pending = page.state == "pending"
     fields = [
         ("Severity", f"{sev_emoji(incident.severity)} {_sev(incident.severity)}"),
         ("Role", role),
@@ -443,18 +445,18 @@ def page_message(snap: IncidentSnapshot, page: PageView) -> Message:
                 _alert_blocks(_sorted_firing(snap), PAGE_ALERTS, "Why: firing alerts")
                 or [_why(snap)]
             ),
-            _context(
-                f"Acknowledge by {ts(page.ack_deadline)}, or the next person on call is paged."
-            )
-            if pending
-            else _section(_page_outcome(snap, page)),
-            _actions(
-                f"page_actions_{page.id}", _button("Acknowledge", ACK_PAGE_ACTION, str(page.id))
-            )
-            if pending
-            else None,
+            *_page_state_blocks(snap, page),
         ],
     )
+
+
+def _page_state_blocks(snap: IncidentSnapshot, page: PageView) -> list[Block]:
+    """The button while the page still counts; afterwards, what became of it."""
+    if page.state != "pending":
+        return [_section(_page_outcome(snap, page))]
+    deadline = f"Acknowledge by {ts(page.ack_deadline)}, or the next person on call is paged."
+    button = _button("Acknowledge", ACK_PAGE_ACTION, str(page.id))
+    return [_context(deadline), _actions(f"page_actions_{page.id}", button)]
 
 
 def _why(snap: IncidentSnapshot) -> Block:

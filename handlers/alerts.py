@@ -79,7 +79,7 @@ async def receive_alerts(source: str, request: Request) -> JSONResponse:
         return _error(400, f"invalid {source} payload: {exc}")
     try:
         result = await service.ingest_alerts(rt, alerts)
-    except SQLAlchemyError:
+    except (SQLAlchemyError, OSError):  # asyncpg raises a bare OSError when it cannot connect
         log.exception("intake failed")
         return _error(503, "database unavailable; retry later")
     return JSONResponse(result.as_dict())

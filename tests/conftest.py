@@ -96,7 +96,8 @@ def oncall_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    # A Monday 10:00 London: UML1 is on the daily ml-engineer shift (see ONCALL_YAML).
+    # Monday 2026-11-30 10:00 London, 329 days after the rotations began: UDS2 (week 47)
+    # and UML3 (day 329) are on call; see ONCALL_YAML.
     return FakeClock(datetime(2026, 11, 30, 10, 0, tzinfo=UTC))
 
 

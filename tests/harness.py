@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -10,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 
 from bot.app import create_app
@@ -31,9 +33,14 @@ class Harness:
     @classmethod
     @asynccontextmanager
     async def running(
-        cls, settings: Settings, slack: FakeSlackApi, clock: Callable[[], datetime]
+        cls,
+        settings: Settings,
+        slack: FakeSlackApi,
+        clock: Callable[[], datetime],
+        *,
+        run_scheduler: bool = False,
     ) -> AsyncIterator[Harness]:
-        app = create_app(settings, clock=clock, run_scheduler=False)
+        app = create_app(settings, clock=clock, run_scheduler=run_scheduler)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://warroom") as client:
@@ -76,3 +83,22 @@ class Harness:
         return await self.client.post(
             "/slack/events", content=body, headers=signed_headers(secret, body)
         )
+
+
+@asynccontextmanager
+async def serve_http(app: FastAPI) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port, for real senders; yields its URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # startup failed: raise its error
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

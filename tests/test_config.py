@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,8 @@ from bot.config import (
     BUILTIN_DEFAULT,
     Playbook,
     PlaybookSet,
+    Problem,
+    Role,
     lint,
     load_oncall,
     load_playbooks,
@@ -405,10 +407,169 @@ def test_playbook_set_iterates_in_routing_order_with_default_last() -> None:
 # --- on-call ---------------------------------------------------------------------------
 
 
-def test_role_defaults_and_naive_start() -> None:
-    role, problems = load_oncall(write(Path("/tmp") if False else _tmp(), "o.yaml", ""))
-    assert role is not None and problems
+def oncall_file(folder: Path, roles: str) -> Path:
+    """An on-call file; ``roles`` is the already indented body under ``roles:``."""
+    path = folder / "oncall.yaml"
+    path.write_text("roles:\n" + roles)
+    return path
 
 
-def _tmp() -> Path:
-    raise AssertionError("replaced below")
+def test_role_defaults(tmp_path: Path) -> None:
+    oncall, problems = load_oncall(oncall_file(tmp_path, "  ml-engineer:\n" + ROLE))
+    assert problems == []
+    role = oncall.roles["ml-engineer"]
+    assert role.rotation == timedelta(weeks=1)
+    assert role.ack_timeout == timedelta(minutes=5)
+    assert role.start == datetime(2026, 1, 5, 9, 0)  # naive: wall time in role.timezone
+    assert role.zone.key == "Europe/London"
+
+
+def test_bad_role_is_skipped_and_the_others_kept(tmp_path: Path) -> None:
+    scientist = (
+        "  data-scientist:\n"
+        "    name: Data scientist\n"
+        "    members: [U0123ABCD]\n"
+        "    start: 2026-01-05T09:00:00\n"
+        "    timezone: Europe/Lodnon\n"
+    )
+    path = oncall_file(tmp_path, "  ml-engineer:\n" + ROLE + scientist)
+    oncall, problems = load_oncall(path)
+    assert list(oncall.roles) == ["ml-engineer"]
+    [problem] = problems
+    assert (problem.line, problem.field) == (11, "roles.data-scientist.timezone")
+    assert (
+        problem.message == "unknown time zone 'Europe/Lodnon'; use an IANA name like Europe/London"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "says"),
+    [
+        ("members: []", "members", "at least 1 item"),
+        ("members: [alice]", "members.0", "String should match pattern '^[UW][A-Z0-9]+$'"),
+        ("members: [U0123ABCD, '@bob']", "members.1", "String should match pattern"),
+        ("rotation: weekly", "rotation", "expected a duration like 30s, 5m, 12h, 1d, 1w"),
+        ("ack_timeout: 0s", "ack_timeout", "longer than 0s"),
+        ("start: soon", "start", "Input should be a valid datetime"),
+        ("timezone: GMT+1", "timezone", "unknown time zone 'GMT+1'"),
+        ("timezone: ../../etc/passwd", "timezone", "unknown time zone"),
+        ("rotaton: 1d", "rotaton", "did you mean 'rotation'?"),
+    ],
+)
+def test_role_problems(tmp_path: Path, line: str, field: str, says: str) -> None:
+    # The override comes last; YAML keeps the last of a repeated key, as do the line marks.
+    path = oncall_file(tmp_path, "  ml-engineer:\n" + ROLE + "    " + line + "\n")
+    oncall, problems = load_oncall(path)
+    assert oncall.roles == {}
+    [problem] = problems
+    assert (problem.line, problem.field) == (7, f"roles.ml-engineer.{field}")
+    assert says in problem.message
+
+
+def test_unknown_top_level_key_keeps_the_roles(tmp_path: Path) -> None:
+    path = write(tmp_path, "oncall.yaml", "rolls: {}\nroles:\n  ml-engineer:\n" + ROLE)
+    oncall, problems = load_oncall(path)
+    assert list(oncall.roles) == ["ml-engineer"]
+    assert [(p.line, p.field) for p in problems] == [(1, "rolls")]
+    assert "did you mean 'roles'?" in problems[0].message
+
+
+def test_roles_that_are_not_a_mapping(tmp_path: Path) -> None:
+    oncall, problems = load_oncall(write(tmp_path, "oncall.yaml", "roles: [ml-engineer]\n"))
+    assert oncall.roles == {}
+    assert [(p.line, p.field) for p in problems] == [(1, "roles")]
+
+
+def test_missing_oncall_file(tmp_path: Path) -> None:
+    oncall, problems = load_oncall(tmp_path / "oncall.yaml")
+    assert oncall.roles == {}
+    [problem] = problems
+    assert (
+        problem.message
+        == f"no on-call file at {tmp_path / 'oncall.yaml'}; copy oncall.example.yaml"
+    )
+
+
+def test_oncall_yaml_error(tmp_path: Path) -> None:
+    oncall, problems = load_oncall(write(tmp_path, "oncall.yaml", "roles:\n  a: [\n"))
+    assert oncall.roles == {}
+    assert [p.line for p in problems] == [3]
+
+
+def test_role_can_be_built_in_code_with_duration_text() -> None:
+    role = Role.model_validate(
+        {
+            "name": "x",
+            "members": ["W01"],
+            "rotation": "12h",
+            "start": "2026-01-05T09:00:00+01:00",
+            "timezone": "UTC",
+        }
+    )
+    assert role.rotation == timedelta(hours=12)
+    assert role.start.utcoffset() == timedelta(hours=1)
+
+
+# --- lint ------------------------------------------------------------------------------
+
+
+def test_lint_warns_about_roles_without_rotation(tmp_path: Path) -> None:
+    folder = tmp_path / "playbooks"
+    path = write(
+        folder,
+        "drift.yaml",
+        """\
+        id: drift
+        title: Drift
+        page: [ml-engineer, data-scientist]
+        steps:
+          - title: Look
+            role: sre
+          - title: Anyone
+        """,
+    )
+    write(folder, "default.yaml", "id: default\ntitle: Default\npage: [ml-engineer]\n")
+    oncall = oncall_file(tmp_path, "  ml-engineer:\n" + ROLE)
+    problems = lint(folder, oncall)
+    assert [(p.level, p.line, p.field) for p in problems] == [
+        ("warning", 3, "page.1"),
+        ("warning", 6, "steps.0.role"),
+    ]
+    assert str(problems[0]) == (
+        f"{path}:3: warning: page.1: role 'data-scientist' is not in the on-call file "
+        "(defined: ml-engineer)"
+    )
+
+
+def test_lint_checks_the_builtin_default_when_the_folder_has_none(tmp_path: Path) -> None:
+    folder = tmp_path / "playbooks"
+    write(folder, "a.yaml", "id: a\ntitle: A\npage: [ml-engineer]\n")
+    problems = lint(folder, oncall_file(tmp_path, "  ml-engineer:\n" + ROLE))
+    [problem] = problems
+    assert (problem.file, problem.level) == (str(folder), "warning")
+    assert "built-in default playbook pages 'aiops-specialist'" in problem.message
+
+
+def test_lint_reports_errors_from_both_files(tmp_path: Path) -> None:
+    folder = tmp_path / "playbooks"
+    write(folder, "default.yaml", "id: default\ntitle: D\nseverity: high\n")
+    oncall = oncall_file(tmp_path, "  ml-engineer:\n" + ROLE + "    timezone: Mars/Olympus\n")
+    problems = lint(folder, oncall)
+    assert [(Path(p.file).name, p.field, p.level) for p in problems] == [
+        ("default.yaml", "severity", "error"),
+        ("oncall.yaml", "roles.ml-engineer.timezone", "error"),
+        ("playbooks", "", "warning"),  # the built-in default's aiops-specialist
+    ]
+
+
+def test_lint_without_oncall_file_reports_just_that(tmp_path: Path) -> None:
+    problems = lint(SHIPPED_PLAYBOOKS, tmp_path / "oncall.yaml")
+    assert [(p.level, p.message) for p in problems] == [
+        ("warning", f"no on-call file at {tmp_path / 'oncall.yaml'}; copy oncall.example.yaml")
+    ]
+
+
+def test_problem_str_without_line_or_field() -> None:
+    assert (
+        str(Problem("playbooks", None, "", "no playbook folder")) == "playbooks: no playbook folder"
+    )

@@ -395,6 +395,17 @@ def test_every_builder_stays_within_limits_under_load() -> None:
     assert "…and 197 more firing alerts" in flat(messages[1])
 
 
+def test_block_primitives_enforce_their_own_limits() -> None:
+    blocks = [
+        render._header("h" * 500),
+        render._section("s" * 5000),
+        render._fields([(f"F{n}", "v" * 5000) for n in range(12)]),
+        render._context(*(["c" * 5000] * 12)),
+        render._actions("a", render._button("b" * 100, "incident_ack", "1")),
+    ]
+    assert_within_limits({"text": "t", "blocks": render._fit(blocks)})
+
+
 def test_a_message_with_too_many_blocks_is_shortened_but_keeps_its_button() -> None:
     snap = make_snapshot(alerts=[make_alert(n, summary="y" * 400) for n in range(5)])
     blocks = [render._section("z" * 2900) for _ in range(60)] + [
@@ -521,20 +532,24 @@ def test_cancelled_page_names_who_acknowledged() -> None:
 # --- Timeline events -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("kind", "data", "text", "expected"),
-    [
-        ("paged", {"role": "ml-engineer", "user_id": "U0123ABCD", "attempt": 2}, "", "📟 Paged <@U0123ABCD> as *ML engineer* (attempt 2)"),
-        ("escalated", {"role": "ml-engineer", "from_user": "U0123ABCD", "to_user": "U0456EFGH"}, "", "↪️ <@U0123ABCD> did not acknowledge in time; paging <@U0456EFGH>"),
-        ("unroutable", {"role": "aiops-specialist"}, "", "⚠️ Nobody is on call as *aiops-specialist*"),
-        ("acknowledged", {"role": "ml-engineer"}, "", "✅ <@U0123ABCD> acknowledged as *ML engineer*"),
-        ("status", {}, "Rolling back", "📣 *Status update* from <@U0123ABCD>\n>Rolling back"),
-        ("resolved", {}, "", "🎉 *Resolved* by <@U0123ABCD>\n_No summary was given._"),
-        ("alert_resolved", {}, "ModelDrift1 resolved", "🟢 ModelDrift1 resolved"),
-        ("declared", {}, "", "🚨 *Incident declared* by <@U0123ABCD>: 🟠 #3 Model drift"),
-        ("mystery", {}, "something", "🕑 something"),
-    ],
-)  # fmt: skip
+U1, U2 = "U0123ABCD", "U0456EFGH"
+EVENT_CASES = [
+    ("paged", {"role": "ml-engineer", "user_id": U1, "attempt": 2}, "",
+     f"📟 Paged <@{U1}> as *ML engineer* (attempt 2)"),
+    ("escalated", {"role": "ml-engineer", "from_user": U1, "to_user": U2}, "",
+     f"↪️ <@{U1}> did not acknowledge in time; paging <@{U2}>"),
+    ("unroutable", {"role": "aiops-specialist"}, "",
+     "⚠️ Nobody is on call as *aiops-specialist*"),
+    ("acknowledged", {"role": "ml-engineer"}, "", f"✅ <@{U1}> acknowledged as *ML engineer*"),
+    ("status", {}, "Rolling back", f"📣 *Status update* from <@{U1}>\n>Rolling back"),
+    ("resolved", {}, "", f"🎉 *Resolved* by <@{U1}>\n_No summary was given._"),
+    ("alert_resolved", {}, "ModelDrift1 resolved", "🟢 ModelDrift1 resolved"),
+    ("declared", {}, "", f"🚨 *Incident declared* by <@{U1}>: 🟠 #3 Model drift"),
+    ("mystery", {}, "something", "🕑 something"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "data", "text", "expected"), EVENT_CASES)
 def test_event_messages_by_kind(kind: str, data: dict[str, Any], text: str, expected: str) -> None:
     event = make_event(5, kind, 7, actor="U0123ABCD", text=text, data=data)
     message = render.event_message(make_snapshot(), event)
