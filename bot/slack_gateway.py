@@ -89,13 +89,16 @@ class ConsoleSlack:
     def __init__(self, write: Any = print) -> None:
         self.write = write
         self._ids = itertools.count(1)
+        self._names: dict[str, str] = {}  # channel id -> name, so output says #inc-1-…
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
-        self.write(render.console_line(method, params))
+        channel = params.get("channel", "")
+        shown = {**params, "channel": self._names[channel]} if channel in self._names else params
+        self.write(render.console_line(method, shown))
         n = next(self._ids)
         if method == "conversations.create":
+            self._names[f"CONSOLE{n}"] = f"#{params['name']}"
             return {"ok": True, "channel": {"id": f"CONSOLE{n}", "name": params["name"]}}
-        channel = params.get("channel", "")
         return {"ok": True, "channel": channel, "ts": f"{n}.000000"}
 
     async def upload(self, channel: str, filename: str, title: str, content: str) -> None:

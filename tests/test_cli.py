@@ -1,0 +1,87 @@
+"""The ``warroom`` command line, run as a real process (``python -m bot``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.settings import Settings
+from tests.conftest import ROOT
+from tests.harness import Harness
+
+
+def warroom(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "WARROOM_PLAYBOOKS": str(settings.playbooks_dir),
+        "WARROOM_ONCALL": str(settings.oncall_file),
+    }
+    env.pop("SLACK_BOT_TOKEN", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_db_upgrade_creates_the_schema_and_is_idempotent(settings: Settings) -> None:
+    first = warroom(settings, "db", "upgrade")
+    assert first.returncode == 0, first.stderr
+    assert "up to date" in first.stdout
+    assert warroom(settings, "db", "upgrade").returncode == 0
+
+
+def test_lint_passes_on_the_shipped_playbooks(settings: Settings) -> None:
+    result = warroom(settings, "playbooks", "lint")
+    assert result.returncode == 0, result.stdout
+    assert "0 error(s)" in result.stdout
+
+
+def test_lint_names_file_line_and_field(settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text(
+        "id: broken\ntitle: Broken\nmatch: ['alertname=\"X\"']\nseverity: sev9\n"
+    )
+    result = warroom(settings, "playbooks", "lint", str(tmp_path))
+    assert result.returncode == 1
+    assert "broken.yaml:4: severity" in result.stdout
+
+
+def test_route_explains_where_sample_alerts_go(settings: Settings, samples: Path) -> None:
+    result = warroom(settings, "route", str(samples / "alertmanager-0.25-firing.json"))
+    assert result.returncode == 0, result.stderr
+    assert "playbook:  model-drift" in result.stdout
+    assert 'group key: model-drift:{alertname="ModelDriftHigh",model="recsys-v3"}' in result.stdout
+    assert "data-scientist: UDS" in result.stdout
+
+
+def test_route_rejects_a_malformed_file(settings: Settings, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"version": "4", "alerts": [{"status": "firing"}]}')
+    result = warroom(settings, "route", str(bad))
+    assert result.returncode == 1
+    assert "alerts.0" in result.stderr
+
+
+async def test_postmortem_prints_markdown(bot: Harness) -> None:
+    await bot.slash("declare Ranking model serving NaNs", user="UX1")
+    await bot.slash("resolve rolled back to ranker-v41", user="UX1", channel=await _channel(bot))
+    result = await asyncio.to_thread(warroom, bot.settings, "postmortem", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("# Postmortem: Incident #1")
+    assert "rolled back to ranker-v41" in result.stdout
+    missing = await asyncio.to_thread(warroom, bot.settings, "postmortem", "7")
+    assert missing.returncode == 1
+    assert "no incident #7" in missing.stderr
+
+
+async def _channel(bot: Harness) -> str:
+    await bot.settle()
+    return bot.slack.calls("conversations.create")[0].response["channel"]["id"]
