@@ -321,7 +321,7 @@ async def snapshot(
         .order_by(TimelineEvent.at, TimelineEvent.id)
     )
     return IncidentSnapshot(
-        incident=_incident_view(incident, config),
+        incident=view(incident, config),
         alerts=[_alert_view(a) for a in alerts],
         pages=[_page_view(p, config) for p in pages],
         steps=[_step_view(s) for s in steps],
@@ -329,7 +329,7 @@ async def snapshot(
     )
 
 
-def _incident_view(incident: Incident, config: LoadedConfig) -> IncidentView:
+def view(incident: Incident, config: LoadedConfig) -> IncidentView:
     playbook = config.playbooks.get(incident.playbook_id)
     return IncidentView(
         id=incident.id,

@@ -95,10 +95,7 @@ async def resolve(rt: Runtime, actor: str, ref: IncidentRef, summary: str) -> Ou
 
 async def list_open(rt: Runtime) -> list[IncidentView]:
     async with rt.db.transaction() as session:
-        return [
-            (await incidents.snapshot(session, rt.config, i.id)).incident
-            for i in await incidents.list_open(session)
-        ]
+        return [incidents.view(i, rt.config) for i in await incidents.list_open(session)]
 
 
 async def get_snapshot(rt: Runtime, ref: IncidentRef) -> IncidentSnapshot:
@@ -145,6 +142,9 @@ async def webhook_token(rt: Runtime) -> tuple[str, bool]:
         return stored.value, stored.value == token
 
 
-async def _outcome(session: AsyncSession, rt: Runtime, incident: Incident, message: str) -> Outcome:
-    snap = await incidents.snapshot(session, rt.config, incident.id)
-    return Outcome(incident=snap.incident, message=message)
+async def _outcome(
+    session: AsyncSession, rt: Runtime, incident: Incident, message: str
+) -> Outcome:
+    await session.flush()
+    await session.refresh(incident)
+    return Outcome(incident=incidents.view(incident, rt.config), message=message)

@@ -201,6 +201,7 @@ async def test_commands_outside_an_incident_channel_say_how_to_name_one(bot: Har
     assert named == "Note added to the timeline."
     listing = (await bot.slash("list")).json()
     assert "Feature store returning stale embeddings" in json.dumps(listing)
+    assert "/incident declare" in (await bot.slash("help")).json()["text"]
     unknown = (await bot.slash("frobnicate")).json()["text"]
     assert "frobnicate" in unknown and "declare" in unknown
     missing = (await bot.slash("ack #99")).json()["text"]
