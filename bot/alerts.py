@@ -16,6 +16,8 @@ from typing import Any
 class AlertStatus(StrEnum):
     FIRING = "firing"
     RESOLVED = "resolved"
+    # The sender says a person has it (PagerDuty "acknowledge"): recorded, pages stop.
+    ACKNOWLEDGED = "acknowledged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +26,9 @@ class NormalizedAlert:
 
     ``(source, fingerprint, starts_at)`` identifies an alert instance: a sender that
     re-delivers the same notification produces the same triple, which the database
-    keeps unique.
+    keeps unique. Senders whose "resolve" or "acknowledge" messages carry no start time
+    (PagerDuty, Datadog recoveries, CloudWatch OK) leave ``starts_at`` None: such an alert
+    applies to the latest alert of that fingerprint.
     """
 
     source: str
@@ -32,7 +36,7 @@ class NormalizedAlert:
     status: AlertStatus
     labels: dict[str, str]
     annotations: dict[str, str]
-    starts_at: datetime  # timezone-aware, UTC
+    starts_at: datetime | None  # timezone-aware, UTC; None: "the latest one" (see above)
     ends_at: datetime | None = None  # None while firing
     summary: str = ""
     severity: str | None = None  # the sender's word (critical, warning, …), not a sev level
