@@ -7,10 +7,14 @@ de-duplication never need to know where an alert came from.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+MAX_FINGERPRINT = 255  # the alerts.fingerprint column
+MAX_SEVERITY = 40  # the alerts.severity column
 
 
 class AlertStatus(StrEnum):
@@ -42,6 +46,15 @@ class NormalizedAlert:
     severity: str | None = None  # the sender's word (critical, warning, …), not a sev level
     links: dict[str, str] = field(default_factory=dict)  # name -> URL (generator, runbook, …)
     raw: dict[str, Any] = field(default_factory=dict)  # the alert's own part of the payload
+
+    def __post_init__(self) -> None:
+        # Every sender's values must fit the alerts table whatever the sender sent: a value
+        # that fails the insert would fail the webhook, and the sender would retry forever.
+        if len(self.fingerprint) > MAX_FINGERPRINT:
+            digest = hashlib.sha256(self.fingerprint.encode()).hexdigest()
+            object.__setattr__(self, "fingerprint", digest)
+        if self.severity is not None and len(self.severity) > MAX_SEVERITY:
+            object.__setattr__(self, "severity", self.severity[:MAX_SEVERITY])
 
     @property
     def name(self) -> str:

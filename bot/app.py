@@ -11,13 +11,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from bot import scheduler, service
+from bot.check_runner import CheckRunner
 from bot.clock import Clock, utcnow
 from bot.db import Database
-from bot.dispatcher import Dispatcher
+from bot.dispatcher import Dispatcher, Router
+from bot.effects import EffectKind
 from bot.runtime import LoadedConfig, Runtime
 from bot.settings import Settings
 from bot.slack_gateway import (
@@ -48,7 +51,11 @@ def create_app(
     )
     if transport is None:
         transport = SlackWebTransport(client) if client else ConsoleSlack()
-    dispatcher = Dispatcher(rt.db, SlackGateway(rt, transport).deliver, clock=clock)
+    checks = CheckRunner(rt, httpx.AsyncClient(follow_redirects=False))
+    gateway = SlackGateway(rt, transport)
+    routes = {kind: gateway.deliver for kind in gateway.kinds}
+    routes[EffectKind.RUN_CHECK] = lambda _kind, payload: checks.run(payload)
+    dispatcher = Dispatcher(rt.db, Router(routes), clock=clock)
     rt.after_commit = dispatcher.wake
     for problem in rt.config.problems:
         log.warning("config: %s", problem)
@@ -68,6 +75,7 @@ def create_app(
             if jobs is not None:
                 jobs.shutdown(wait=False)
             await dispatcher.idle()
+            await checks.client.aclose()
             await rt.db.dispose()
 
     app = FastAPI(title="Warroom", lifespan=lifespan, docs_url=None, redoc_url=None)

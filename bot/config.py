@@ -31,8 +31,10 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from bot.checks import Check
 from bot.durations import Duration
 from bot.matchers import Matcher, MatcherError, parse_matchers
+from bot.templating import TemplateStr
 
 Severity = Literal["sev1", "sev2", "sev3", "sev4"]
 DEFAULT_PLAYBOOK_ID = "default"
@@ -95,24 +97,70 @@ MatcherList = Annotated[
 
 
 class Step(_ConfigModel):
-    """One troubleshooting step; ``role`` says who should do it (None: anyone)."""
+    """One troubleshooting step; ``role`` says who should do it (None: anyone).
+
+    ``when`` shows the step only for alerts whose labels match (e.g. only for LLM models);
+    ``check`` is run by Warroom itself when the step becomes current.
+    """
 
     title: NonEmptyStr
     role: NonEmptyStr | None = None
     details: str = ""
+    when: MatcherList = []
+    check: Check | None = None
+
+
+class SeverityFromLabel(_ConfigModel):
+    """Severity taken from an alert label: ``{from_label: severity, map: {critical: sev1}}``."""
+
+    from_label: NonEmptyStr
+    map: dict[str, Severity]
+    default: Severity = "sev3"
+
+
+def _severity_setting(value: Any) -> Severity | SeverityFromLabel:
+    """A fixed level, or a mapping from a label; one clear message instead of a union's two."""
+    if isinstance(value, SeverityFromLabel) or value in get_args(Severity):
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, dict):
+        try:
+            return SeverityFromLabel.model_validate(value)
+        except ValidationError as err:
+            detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+            raise PydanticCustomError("severity", "{detail}", {"detail": detail}) from None
+    raise PydanticCustomError(
+        "severity",
+        "expected sev1, sev2, sev3 or sev4, or a mapping from a label like "
+        "{from_label: severity, map: {critical: sev1, warning: sev3}}",
+    )
+
+
+SeveritySetting = Annotated[
+    Severity | SeverityFromLabel,
+    PlainValidator(_severity_setting, json_schema_input_type=str | dict[str, Any]),
+]
+
+
+class Link(_ConfigModel):
+    """A dashboard or runbook shown on the incident card; ``url`` may use alert labels."""
+
+    title: NonEmptyStr
+    url: TemplateStr
 
 
 class Playbook(_ConfigModel):
     """What to do about the alerts that match: whom to page, how to group, which steps."""
 
     id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")]
-    title: NonEmptyStr
+    title: NonEmptyStr  # the playbook's name
+    incident_title: TemplateStr | None = None  # e.g. "Drift on {{ labels.model }}"
     match: MatcherList = []
-    severity: Severity = "sev3"
+    severity: SeveritySetting = "sev3"
     page: list[NonEmptyStr] = []
     group_by: list[NonEmptyStr] = ["alertname"]
     ack_timeout: Duration | None = None
     steps: list[Step] = []
+    links: list[Link] = []
     priority: int = 0
     # Set by the loader from the validation context, never from the file's own content.
     _source_file: str | None = PrivateAttr(default=None)
@@ -124,6 +172,12 @@ class Playbook(_ConfigModel):
     @property
     def source_file(self) -> str | None:
         return self._source_file
+
+    def severity_for(self, labels: dict[str, str]) -> Severity:
+        if isinstance(self.severity, SeverityFromLabel):
+            rule = self.severity
+            return rule.map.get(labels.get(rule.from_label, ""), rule.default)
+        return self.severity
 
     @field_validator("match")
     @classmethod

@@ -46,6 +46,19 @@ class Claimed:
 Deliver = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
+class Router:
+    """Sends each effect kind to the code that delivers it (Slack, checks, pagers)."""
+
+    def __init__(self, routes: dict[str, Deliver]) -> None:
+        self.routes = routes
+
+    async def __call__(self, kind: str, payload: dict[str, Any]) -> None:
+        deliver = self.routes.get(kind)
+        if deliver is None:
+            raise PermanentError(f"no delivery for effect kind {kind!r}")
+        await deliver(kind, payload)
+
+
 def backoff(attempts: int) -> timedelta:
     """2 s, 4 s, 8 s … capped at five minutes."""
     return min(timedelta(seconds=2**attempts), MAX_BACKOFF)

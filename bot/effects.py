@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Effect, EffectState, Incident, Page, TimelineEvent
+from bot.models import Effect, EffectState, Incident, Page, StepProgress, TimelineEvent
 
 
 class EffectKind(StrEnum):
@@ -27,6 +27,9 @@ class EffectKind(StrEnum):
     SEND_PAGE = "send_page"
     REFRESH_PAGE = "refresh_page"
     POST_POSTMORTEM = "post_postmortem"
+    POST_STEPS = "post_steps"
+    REFRESH_STEPS = "refresh_steps"
+    RUN_CHECK = "run_check"
 
 
 def _incident_key(incident: Incident) -> str:
@@ -48,21 +51,42 @@ def open_channel(session: AsyncSession, incident: Incident, *, now: datetime) ->
     _add(session, EffectKind.POST_CARD, _incident_key(incident), now, incident_id=incident.id)
 
 
-async def refresh_card(session: AsyncSession, incident: Incident, *, now: datetime) -> None:
-    """Ask for a card update unless one is already waiting (it will render the latest state)."""
+async def _refresh(
+    session: AsyncSession, incident: Incident, kinds: tuple[EffectKind, EffectKind], now: datetime
+) -> None:
+    """Ask for an update unless one is already waiting (it will render the latest state)."""
     waiting = await session.scalar(
         select(Effect.id).where(
             Effect.ordering_key == _incident_key(incident),
-            Effect.kind.in_([EffectKind.REFRESH_CARD, EffectKind.POST_CARD]),
+            Effect.kind.in_(kinds),
             Effect.state == EffectState.PENDING,
             Effect.attempts == 0,
             Effect.claimed_until.is_(None),
         )
     )
     if waiting is None:
-        _add(
-            session, EffectKind.REFRESH_CARD, _incident_key(incident), now, incident_id=incident.id
-        )
+        _add(session, kinds[0], _incident_key(incident), now, incident_id=incident.id)
+
+
+async def refresh_card(session: AsyncSession, incident: Incident, *, now: datetime) -> None:
+    await _refresh(session, incident, (EffectKind.REFRESH_CARD, EffectKind.POST_CARD), now)
+
+
+def post_steps(session: AsyncSession, incident: Incident, *, now: datetime) -> None:
+    _add(session, EffectKind.POST_STEPS, _incident_key(incident), now, incident_id=incident.id)
+
+
+async def refresh_steps(session: AsyncSession, incident: Incident, *, now: datetime) -> None:
+    await _refresh(session, incident, (EffectKind.REFRESH_STEPS, EffectKind.POST_STEPS), now)
+
+
+def run_check(
+    session: AsyncSession, step: StepProgress, *, now: datetime, automatic: bool = False
+) -> None:
+    """Run a step's check; an automatic run is dropped if the step is finished first."""
+    # Checks have their own order: a slow check must not hold up the channel's messages.
+    key = f"check:{step.id}"
+    _add(session, EffectKind.RUN_CHECK, key, now, step_id=step.id, when_current=automatic)
 
 
 def post_event(session: AsyncSession, event: TimelineEvent, *, now: datetime) -> None:

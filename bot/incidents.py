@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import effects, paging, timeline
+from bot import effects, paging, steps, templating, timeline
+from bot.checks import describe_check
 from bot.config import Playbook
 from bot.errors import UserError
 from bot.models import (
@@ -60,32 +61,25 @@ async def open_incident(
     group_key: str | None = None,
     detected_at: datetime | None = None,
     declared_by: str | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Incident:
     incident = Incident(
         number=await next_number(session),
         title=title[:200],
-        severity=playbook.severity,
+        severity=playbook.severity_for(labels or {}),
         status=IncidentStatus.OPEN,
         playbook_id=playbook.id,
         group_key=group_key,
         declared_by=declared_by,
         opened_at=now,
         detected_at=detected_at or now,
+        labels=labels or {},
     )
     session.add(incident)
     await session.flush()
-    for position, step in enumerate(playbook.steps):
-        session.add(
-            StepProgress(
-                incident_id=incident.id,
-                position=position,
-                title=step.title,
-                role=step.role,
-                details=step.details,
-            )
-        )
     await _record_opening(session, incident, playbook, now=now)
     effects.open_channel(session, incident, now=now)
+    await steps.create(session, incident, playbook, now=now)
     effects.invite(session, incident, [declared_by] if declared_by else [], now=now)
     for role_id in playbook.page:
         await paging.page_role(
@@ -348,7 +342,19 @@ def view(incident: Incident, config: LoadedConfig) -> IncidentView:
         detected_at=incident.detected_at,
         acknowledged_at=incident.acknowledged_at,
         resolved_at=incident.resolved_at,
+        links=playbook_links(playbook, incident.labels) if playbook else {},
     )
+
+
+def playbook_links(playbook: Playbook, labels: dict[str, str]) -> dict[str, str]:
+    """The playbook's dashboards and runbooks, with label values quoted into their URLs."""
+    links = {}
+    for link in playbook.links:
+        try:
+            links[link.title] = templating.render(link.url, labels, url=True)
+        except templating.TemplateError:
+            continue  # a link that cannot be built is left off, not shown broken
+    return links
 
 
 def _alert_view(alert: Alert) -> AlertView:
@@ -382,6 +388,7 @@ def _page_view(page: Page, config: LoadedConfig) -> PageView:
 
 def _step_view(step: StepProgress) -> StepView:
     return StepView(
+        id=step.id,
         position=step.position,
         title=step.title,
         role=step.role,
@@ -389,6 +396,10 @@ def _step_view(step: StepProgress) -> StepView:
         state=step.state,
         done_by=step.done_by,
         done_at=step.done_at,
+        note=step.note,
+        check=describe_check(step.check) if step.check else None,
+        check_outcome=step.check_outcome,
+        check_detail=step.check_detail,
     )
 
 

@@ -8,14 +8,14 @@ on open incidents' group keys makes a concurrent second "open" fail and join ins
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import effects, incidents, timeline
+from bot import effects, incidents, templating, timeline
 from bot.alerts import AlertStatus, NormalizedAlert
 from bot.models import Alert, Incident
 from bot.routing import Route, route
@@ -30,6 +30,7 @@ class IntakeResult:
     stored: int = 0
     duplicates: int = 0
     resolved: int = 0
+    acknowledged: int = 0  # pages stopped because the sender said someone has it
     opened: list[int] = field(default_factory=list)  # incident numbers
     joined: list[int] = field(default_factory=list)
 
@@ -39,6 +40,7 @@ class IntakeResult:
             "stored": self.stored,
             "duplicates": self.duplicates,
             "resolved": self.resolved,
+            "acknowledged": self.acknowledged,
             "incidents_opened": sorted(set(self.opened)),
             "incidents_joined": sorted(set(self.joined) - set(self.opened)),
         }
@@ -61,22 +63,32 @@ async def _ingest_one(
     result: IntakeResult,
 ) -> None:
     target = route(config.playbooks, alert)
+    if alert.starts_at is None:  # a sender that names only the fingerprint
+        latest = await _latest(session, alert)
+        if latest is not None:
+            await _update_existing(session, config, latest, alert, now, result)
+            return
+        if alert.status is not AlertStatus.FIRING:
+            result.duplicates += 1  # a resolve or acknowledge for something we never saw
+            return
+        alert = replace(alert, starts_at=now)
     row_id = await _insert(session, alert, target, now)
     if row_id is None:
-        await _update_existing(session, alert, now, result)
+        existing = await _existing(session, alert)
+        await _update_existing(session, config, existing, alert, now, result)
         return
     result.stored += 1
     row = await session.get_one(Alert, row_id)
     if alert.status is AlertStatus.FIRING:
         await _attach_firing(session, config, row, target, now, result)
-    else:
-        # First heard of as already resolved (e.g. sent before Warroom ran): keep it,
-        # and let an open incident of its group know.
-        incident = await incidents.find_open_by_group(session, target.group_key)
-        if incident is not None:
-            row.incident_id = incident.id
-            await _record_resolved(session, incident, row, now)
-        result.resolved += 1
+        return
+    # First heard of as already resolved (e.g. sent before Warroom ran): keep it, and let
+    # an open incident of its group know.
+    incident = await incidents.find_open_by_group(session, target.group_key)
+    if incident is not None:
+        row.incident_id = incident.id
+        await _record_resolved(session, incident, row, now)
+    result.resolved += 1
 
 
 async def _insert(
@@ -107,10 +119,19 @@ async def _insert(
     return await session.scalar(stmt)
 
 
-async def _update_existing(
-    session: AsyncSession, alert: NormalizedAlert, now: datetime, result: IntakeResult
-) -> None:
-    row = await session.scalar(
+async def _latest(session: AsyncSession, alert: NormalizedAlert) -> Alert | None:
+    query = (
+        select(Alert)
+        .where(Alert.source == alert.source, Alert.fingerprint == alert.fingerprint)
+        .order_by(Alert.starts_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    return await session.scalar(query)
+
+
+async def _existing(session: AsyncSession, alert: NormalizedAlert) -> Alert:
+    query = (
         select(Alert)
         .where(
             Alert.source == alert.source,
@@ -119,15 +140,35 @@ async def _update_existing(
         )
         .with_for_update()
     )
-    if row is None or row.status == alert.status or row.status == AlertStatus.RESOLVED:
+    return (await session.scalars(query)).one()
+
+
+async def _update_existing(
+    session: AsyncSession,
+    config: LoadedConfig,
+    row: Alert,
+    alert: NormalizedAlert,
+    now: datetime,
+    result: IntakeResult,
+) -> None:
+    """A known alert again: a retry (nothing to do), its resolve, or its acknowledgement."""
+    if row.status == AlertStatus.RESOLVED or alert.status is AlertStatus.FIRING:
         result.duplicates += 1  # a retry, or a late "firing" after we saw it resolve
+        return
+    incident = await session.get(Incident, row.incident_id) if row.incident_id else None
+    if alert.status is AlertStatus.ACKNOWLEDGED:
+        acked = (
+            incident is not None
+            and incident.is_open
+            and await incidents.acknowledge(session, incident, alert.source, now=now, config=config)
+        )
+        result.duplicates += 0 if acked else 1
         return
     row.status = AlertStatus.RESOLVED
     row.ends_at = alert.ends_at or now
     row.updated_at = now
     result.resolved += 1
-    if row.incident_id is not None:
-        incident = await session.get_one(Incident, row.incident_id)
+    if incident is not None:
         await _record_resolved(session, incident, row, now)
 
 
@@ -174,6 +215,7 @@ async def _open_or_join(
                 now=now,
                 group_key=target.group_key,
                 detected_at=row.starts_at,
+                labels=row.labels,
             )
             row.incident_id = incident.id
             await timeline.record(
@@ -194,9 +236,18 @@ async def _open_or_join(
 
 
 def _title(target: Route, row: Alert) -> str:
-    values = [row.labels.get(name, "") for name in target.playbook.group_by]
+    """The playbook's ``incident_title`` template, else its title and the grouping values."""
+    playbook = target.playbook
+    if playbook.incident_title:
+        try:
+            title = templating.render(playbook.incident_title, row.labels, row.annotations)
+        except templating.TemplateError:
+            title = ""
+        if title.strip():
+            return title
+    values = [row.labels.get(name, "") for name in playbook.group_by]
     detail = " ".join(v for v in values if v) or row.summary
-    return f"{target.playbook.title}: {detail}"
+    return f"{playbook.title}: {detail}"
 
 
 async def _record_resolved(

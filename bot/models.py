@@ -118,6 +118,8 @@ class Incident(Base):
     channel_id: Mapped[str | None] = mapped_column(String(32), index=True)
     channel_name: Mapped[str | None] = mapped_column(String(80))
     card_ts: Mapped[str | None] = mapped_column(String(32))
+    steps_ts: Mapped[str | None] = mapped_column(String(32))  # the interactive checklist
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the opening alert's
     opened_at: Mapped[datetime]
     detected_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
@@ -191,7 +193,11 @@ class StepProgress(Base):
     state: Mapped[str] = mapped_column(String(16), default=StepState.PENDING)
     done_by: Mapped[str | None] = mapped_column(String(32))
     done_at: Mapped[datetime | None]
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)  # why it was skipped
+    check: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # the playbook's check
+    check_outcome: Mapped[str | None] = mapped_column(String(8))  # pass | fail | error
+    check_detail: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime | None]
 
 
 class TimelineEvent(Base):

@@ -24,7 +24,14 @@ from bot.clock import as_utc
 from bot.mrkdwn import channel_link, escape, mention, truncate, ts
 from bot.postmortem import Postmortem
 from bot.postmortem import build as build_postmortem
-from bot.snapshot import AlertView, EventView, IncidentSnapshot, IncidentView, PageView
+from bot.snapshot import (
+    AlertView,
+    EventView,
+    IncidentSnapshot,
+    IncidentView,
+    PageView,
+    StepView,
+)
 
 Block = dict[str, Any]
 
@@ -117,14 +124,16 @@ def _divider() -> Block:
     return {"type": "divider"}
 
 
-def _button(label: str, action_id: str, value: str) -> dict[str, Any]:
-    return {
+def _button(
+    label: str, action_id: str, value: str, style: str | None = "primary"
+) -> dict[str, Any]:
+    button = {
         "type": "button",
         "text": {"type": "plain_text", "text": truncate(label, BUTTON_TEXT), "emoji": True},
         "action_id": action_id,
         "value": value,
-        "style": "primary",
     }
+    return button | ({"style": style} if style else {})
 
 
 def _actions(block_id: str, *buttons: dict[str, Any]) -> Block:
@@ -312,6 +321,9 @@ def incident_card(snap: IncidentSnapshot) -> Message:
             _resolution_block(figures) if figures else None,
             _fields(_card_fields(snap, status, figures)),
             _section(_paged_text(snap)),
+            _context(*[f"🔗 {link}" for link in _links(incident.links)])
+            if incident.links
+            else None,
             _status_block(snap),
             _divider() if firing else None,
             *_alert_blocks(firing, CARD_ALERTS, "Firing alerts"),
@@ -408,7 +420,9 @@ def _step_blocks(snap: IncidentSnapshot) -> list[Block]:
     names = _role_names(snap)
     lines = []
     for step in sorted(snap.steps, key=lambda s: s.position):
-        line = f"{STEP_MARK.get(step.state, '☐')} {step.position}. {_text(step.title, STEP_TITLE)}"
+        line = (
+            f"{STEP_MARK.get(step.state, '☐')} {step.position + 1}. {_text(step.title, STEP_TITLE)}"
+        )
         if step.role:
             line += f" · _{_text(names.get(step.role, step.role), 80)}_"
         if step.state != "pending" and step.done_by:
@@ -718,3 +732,99 @@ def _console_generic(method: str, params: Mapping[str, Any]) -> str:
         if isinstance(value, str | int | float | bool) and key != "text"
     ]
     return " ".join([method, *scalars])
+
+
+# --- The playbook checklist ----------------------------------------------------------------
+
+STEP_DONE_ACTION = "step_done"
+STEP_SKIP_ACTION = "step_skip"
+STEP_CHECK_ACTION = "step_check"
+SKIP_MODAL = "step_skip_modal"
+CHECK_MARK = {"pass": "✅", "fail": "❌", "error": "⚠️"}
+STEP_DETAILS = 1800
+
+
+def steps_message(snap: IncidentSnapshot, *, interactive: bool = True) -> Message:
+    """The checklist: every step with its state, the current one expanded with its buttons."""
+    current = snap.current_step
+    names = _role_names(snap)
+    title = f"Playbook steps: {snap.incident.playbook_title}"
+    blocks: list[Block | None] = [_section(f"*{_text(title, STEP_TITLE)}*")]
+    for step in sorted(snap.steps, key=lambda s: s.position):
+        if current is not None and step.id == current.id:
+            blocks += _current_step_blocks(
+                step, names, interactive and snap.incident.status == "open"
+            )
+        else:
+            blocks.append(_context(_step_line(step, names)))
+    done = sum(s.state != "pending" for s in snap.steps)
+    if current is None and snap.steps:
+        blocks.append(_section("🎉 Every step is done."))
+    fallback = f"Incident #{snap.incident.number}: {done} of {len(snap.steps)} steps done"
+    return _message(fallback, blocks)
+
+
+def _step_line(step: StepView, names: Mapping[str, str]) -> str:
+    line = (
+        f"{STEP_MARK.get(step.state, '☐')} *{step.position + 1}.* {_text(step.title, STEP_TITLE)}"
+    )
+    if step.role:
+        line += f" · _{_text(names.get(step.role, step.role), 80)}_"
+    if step.state != "pending" and step.done_by:
+        line += f" · {mention(step.done_by)}"
+    if step.note:
+        line += f" · skipped: {_text(step.note, 300)}"
+    if step.check_outcome:
+        line += f" · {CHECK_MARK.get(step.check_outcome, '')} check {step.check_outcome}"
+    return line
+
+
+def _current_step_blocks(
+    step: StepView, names: Mapping[str, str], interactive: bool
+) -> list[Block]:
+    role = f" · _{_text(names.get(step.role, step.role), 80)}_" if step.role else ""
+    text = f"▶️ *{step.position + 1}. {_text(step.title, STEP_TITLE)}*{role}"
+    if step.details.strip():
+        text += "\n" + truncate(escape(step.details.strip()), STEP_DETAILS)
+    blocks = [_section(text)]
+    if step.check:
+        result = "_not run yet_"
+        if step.check_outcome:
+            mark = CHECK_MARK.get(step.check_outcome, "")
+            result = f"{mark} *{step.check_outcome}*: {_text(step.check_detail or '', 600)}"
+        blocks.append(_context(f"🔎 Check: {_text(step.check, 300)}", result))
+    if interactive:
+        buttons = [
+            _button("Done", STEP_DONE_ACTION, str(step.id)),
+            _button("Skip…", STEP_SKIP_ACTION, str(step.id), style=None),
+        ]
+        if step.check:
+            buttons.append(_button("Run check", STEP_CHECK_ACTION, str(step.id), style=None))
+        blocks.append(_actions(f"step_actions_{step.id}", *buttons))
+    return blocks
+
+
+def skip_modal(step: StepView, incident_number: int) -> dict[str, Any]:
+    """The modal that asks why a step is skipped (the reason goes on the timeline)."""
+    return {
+        "type": "modal",
+        "callback_id": SKIP_MODAL,
+        "private_metadata": str(step.id),
+        "title": {"type": "plain_text", "text": f"Skip a step (#{incident_number})"[:24]},
+        "submit": {"type": "plain_text", "text": "Skip step"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _section(f"*{step.position + 1}. {_text(step.title, STEP_TITLE)}*"),
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": {"type": "plain_text", "text": "Why skip it?"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "reason",
+                    "multiline": True,
+                    "max_length": 1000,
+                },
+            },
+        ],
+    }

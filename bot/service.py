@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import incidents, intake, paging
+from bot import incidents, intake, paging, steps
 from bot.alerts import NormalizedAlert
 from bot.errors import UserError
 from bot.incidents import IncidentRef
 from bot.models import Incident, KeyValue
 from bot.postmortem import render_markdown
 from bot.runtime import Runtime
-from bot.snapshot import IncidentSnapshot, IncidentView
+from bot.snapshot import IncidentSnapshot, IncidentView, StepView
 from bot.sql import insert
 
 
@@ -120,6 +120,45 @@ async def escalate_due(rt: Runtime, limit: int = 100) -> int:
     return escalated
 
 
+async def finish_step(
+    rt: Runtime, actor: str, step_id: int, skip_reason: str | None = None
+) -> Outcome:
+    """Mark a checklist step done, or skipped with a reason."""
+    if skip_reason is not None and not skip_reason.strip():
+        raise UserError("Say why the step is skipped; the reason goes on the timeline.")
+    async with rt.unit_of_work() as session:
+        step = await steps.find(session, step_id)
+        incident = await incidents.lock(session, step.incident_id)
+        assert incident is not None
+        await steps.finish(
+            session,
+            incident,
+            step,
+            actor,
+            now=rt.clock(),
+            skipped_because=skip_reason.strip() if skip_reason is not None else None,
+        )
+        verb = "skipped" if skip_reason is not None else "done"
+        return await _outcome(session, rt, incident, f"Step {step.position + 1} {verb}.")
+
+
+async def run_step_check(rt: Runtime, step_id: int) -> Outcome:
+    async with rt.unit_of_work() as session:
+        step = await steps.find(session, step_id)
+        incident = await incidents.find(session, IncidentRef(id=step.incident_id))
+        steps.request_check(session, step, now=rt.clock())
+        return await _outcome(
+            session, rt, incident, f"Running the check of step {step.position + 1}…"
+        )
+
+
+async def get_step(rt: Runtime, step_id: int) -> tuple[IncidentView, StepView]:
+    async with rt.db.transaction() as session:
+        step = await steps.find(session, step_id)
+        snap = await incidents.snapshot(session, rt.config, step.incident_id)
+    return snap.incident, next(s for s in snap.steps if s.id == step_id)
+
+
 async def webhook_token(rt: Runtime) -> tuple[str, bool]:
     """The alert endpoints' secret: from the environment, else generated once and stored.
 
@@ -142,9 +181,7 @@ async def webhook_token(rt: Runtime) -> tuple[str, bool]:
         return stored.value, stored.value == token
 
 
-async def _outcome(
-    session: AsyncSession, rt: Runtime, incident: Incident, message: str
-) -> Outcome:
+async def _outcome(session: AsyncSession, rt: Runtime, incident: Incident, message: str) -> Outcome:
     await session.flush()
     await session.refresh(incident)
     return Outcome(incident=incidents.view(incident, rt.config), message=message)

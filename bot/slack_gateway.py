@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
@@ -49,6 +50,9 @@ PERMANENT = {
     "invalid_arguments",
 }
 IGNORABLE = {"already_in_channel", "already_pinned", "cant_invite_self", "user_is_bot"}
+
+
+LiveView = Callable[[IncidentSnapshot], render.Message]
 
 
 class SlackTransport(Protocol):
@@ -118,7 +122,13 @@ class SlackGateway:
             EffectKind.SEND_PAGE: self.send_page,
             EffectKind.REFRESH_PAGE: self.refresh_page,
             EffectKind.POST_POSTMORTEM: self.post_postmortem,
+            EffectKind.POST_STEPS: self.post_steps,
+            EffectKind.REFRESH_STEPS: self.refresh_steps,
         }
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(self._handlers)
 
     async def deliver(self, kind: str, payload: dict[str, Any]) -> None:
         handler = self._handlers.get(EffectKind(kind))
@@ -167,25 +177,39 @@ class SlackGateway:
         raise PermanentError(f"every channel name like {name} is taken")
 
     async def post_card(self, payload: dict[str, Any]) -> None:
-        snap, channel = await self._channel(payload["incident_id"])
-        data = await self.transport.call(
-            "chat.postMessage", channel=channel, **render.incident_card(snap)
-        )
-        await self._save_incident(snap.incident.id, card_ts=data["ts"])
-        await self._best_effort("pins.add", channel=channel, timestamp=data["ts"])
+        await self._post_live(payload["incident_id"], "card_ts", render.incident_card, pin=True)
 
     async def refresh_card(self, payload: dict[str, Any]) -> None:
+        await self._refresh_live(payload["incident_id"], "card_ts", render.incident_card, pin=True)
+
+    async def post_steps(self, payload: dict[str, Any]) -> None:
+        await self._post_live(payload["incident_id"], "steps_ts", render.steps_message)
+
+    async def refresh_steps(self, payload: dict[str, Any]) -> None:
+        await self._refresh_live(payload["incident_id"], "steps_ts", render.steps_message)
+
+    async def _post_live(
+        self, incident_id: int, ts_column: str, view: LiveView, *, pin: bool = False
+    ) -> None:
+        """Post a message that later updates in place (the card, the checklist)."""
+        snap, channel = await self._channel(incident_id)
+        data = await self.transport.call("chat.postMessage", channel=channel, **view(snap))
+        await self._save_incident(snap.incident.id, **{ts_column: data["ts"]})
+        if pin:
+            await self._best_effort("pins.add", channel=channel, timestamp=data["ts"])
+
+    async def _refresh_live(
+        self, incident_id: int, ts_column: str, view: LiveView, *, pin: bool = False
+    ) -> None:
         async with self.rt.db.transaction() as session:
-            card_ts = await session.scalar(
-                select(Incident.card_ts).where(Incident.id == payload["incident_id"])
+            ts = await session.scalar(
+                select(getattr(Incident, ts_column)).where(Incident.id == incident_id)
             )
-        if card_ts is None:  # the card was never posted (e.g. its post failed): post it now
-            await self.post_card(payload)
+        if ts is None:  # never posted (its post failed for good): post it now
+            await self._post_live(incident_id, ts_column, view, pin=pin)
             return
-        snap, channel = await self._channel(payload["incident_id"])
-        await self.transport.call(
-            "chat.update", channel=channel, ts=card_ts, **render.incident_card(snap)
-        )
+        snap, channel = await self._channel(incident_id)
+        await self.transport.call("chat.update", channel=channel, ts=ts, **view(snap))
 
     async def post_event(self, payload: dict[str, Any]) -> None:
         snap, channel = await self._channel(payload["incident_id"])

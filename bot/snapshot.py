@@ -40,13 +40,18 @@ class PageView:
 
 @dataclass(frozen=True, slots=True)
 class StepView:
-    position: int
+    position: int  # 0-based; people see position + 1
     title: str
     role: str | None
     details: str
     state: str  # pending | done | skipped
     done_by: str | None
     done_at: datetime | None
+    id: int = 0
+    note: str | None = None  # why it was skipped
+    check: str | None = None  # what the automated check does, in words
+    check_outcome: str | None = None  # pass | fail | error, once it has run
+    check_detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,7 @@ class IncidentView:
     detected_at: datetime
     acknowledged_at: datetime | None
     resolved_at: datetime | None
+    links: dict[str, str] = field(default_factory=dict)  # the playbook's, rendered
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +96,9 @@ class IncidentSnapshot:
     @property
     def firing(self) -> list[AlertView]:
         return [a for a in self.alerts if a.status == "firing"]
+
+    @property
+    def current_step(self) -> StepView | None:
+        """The first step still pending: the one the checklist highlights."""
+        pending = [s for s in self.steps if s.state == "pending"]
+        return min(pending, key=lambda s: s.position) if pending else None

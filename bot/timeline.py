@@ -29,6 +29,9 @@ class Kind(StrEnum):
     NOTE = "note"
     STATUS = "status"
     RESOLVED = "resolved"
+    STEP_DONE = "step_done"
+    STEP_SKIPPED = "step_skipped"
+    CHECK_RESULT = "check_result"
 
 
 async def record(

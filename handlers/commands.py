@@ -90,6 +90,13 @@ async def _resolve(rt: Runtime, cmd: Command) -> Reply:
     return _text((await service.resolve(rt, cmd.user, cmd.ref, cmd.text)).message)
 
 
+async def _steps(rt: Runtime, cmd: Command) -> Reply:
+    snap = await service.get_snapshot(rt, cmd.ref)
+    if not snap.steps:
+        return _text(f"Incident #{snap.incident.number} has no playbook steps.")
+    return {"response_type": "ephemeral", **render.steps_message(snap)}
+
+
 async def _postmortem(rt: Runtime, cmd: Command) -> Reply:
     markdown = await service.postmortem(rt, cmd.ref)
     return _text(f"```{mrkdwn.truncate(mrkdwn.escape(markdown), 3000)}```")
@@ -104,6 +111,7 @@ HANDLERS: dict[str, Handler] = {
     "status": _status,
     "resolve": _resolve,
     "postmortem": _postmortem,
+    "steps": _steps,
 }
 
 

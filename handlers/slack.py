@@ -8,12 +8,13 @@ the dispatcher.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import service
+from bot import render, service
 from bot.errors import UserError
 from bot.incidents import IncidentRef
 from bot.runtime import Runtime
@@ -37,19 +38,76 @@ def build_app(rt: Runtime, client: AsyncWebClient, signing_secret: str | None) -
         )
         await ack(**await commands.run(rt, cmd))
 
-    @app.action("page_ack")
+    @app.action(render.ACK_PAGE_ACTION)
     async def page_ack(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        action = body["actions"][0]
-        await _acknowledge(rt, body["user"]["id"], respond, page_id=_int(action.get("value")))
+        page_id = _int(body["actions"][0].get("value")) or 0
+        await _attempt(respond, service.acknowledge(rt, body["user"]["id"], page_id=page_id))
 
-    @app.action("incident_ack")
+    @app.action(render.ACK_INCIDENT_ACTION)
     async def incident_ack(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        incident_id = _int(body["actions"][0].get("value"))
-        await _acknowledge(rt, body["user"]["id"], respond, incident_id=incident_id)
+        ref = IncidentRef(id=_int(body["actions"][0].get("value")) or 0)
+        await _attempt(respond, service.acknowledge(rt, body["user"]["id"], ref))
+
+    @app.action(render.STEP_DONE_ACTION)
+    async def step_done(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        step_id = _int(body["actions"][0].get("value"))
+        await _attempt(respond, service.finish_step(rt, body["user"]["id"], step_id or 0))
+
+    @app.action(render.STEP_CHECK_ACTION)
+    async def step_check(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        step_id = _int(body["actions"][0].get("value"))
+        await _attempt(respond, service.run_step_check(rt, step_id or 0))
+
+    @app.action(render.STEP_SKIP_ACTION)
+    async def step_skip(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        try:
+            incident, step = await service.get_step(rt, _int(body["actions"][0].get("value")) or 0)
+        except UserError as exc:
+            await _reply(respond, str(exc))
+            return
+        # The modal must open within ~3 s of the click (the trigger_id expires), so this
+        # is the one Slack call made inline: it answers the click, it changes no state.
+        view = render.skip_modal(step, incident.number)
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.view(render.SKIP_MODAL)
+    async def step_skip_submitted(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
+        reason = view["state"]["values"]["reason"]["reason"].get("value") or ""
+        if not reason.strip():
+            await ack(response_action="errors", errors={"reason": "Say why the step is skipped."})
+            return
+        try:
+            await service.finish_step(
+                rt, body["user"]["id"], _int(view["private_metadata"]) or 0, reason
+            )
+        except UserError as exc:
+            await ack(response_action="errors", errors={"reason": str(exc)})
+            return
+        await ack()
 
     return app
+
+
+async def _attempt(respond: AsyncRespond, call: Awaitable[object]) -> None:
+    """Run a service call for a click; a UserError is shown to the clicker alone."""
+    try:
+        await call
+    except UserError as exc:
+        await _reply(respond, str(exc))
+
+
+async def _reply(respond: AsyncRespond, text: str) -> None:
+    # The reply to the click itself (response_url), not a side effect of a state change.
+    await respond(text=text, response_type="ephemeral", replace_original=False)
 
 
 def _int(value: Any) -> int | None:
@@ -57,24 +115,3 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-async def _acknowledge(
-    rt: Runtime,
-    user: str,
-    respond: AsyncRespond,
-    *,
-    page_id: int | None = None,
-    incident_id: int | None = None,
-) -> None:
-    """Acknowledge from a button; the DM, card and channel update through the dispatcher."""
-    try:
-        if page_id is not None:
-            await service.acknowledge(rt, user, page_id=page_id)
-        elif incident_id is not None:
-            await service.acknowledge(rt, user, IncidentRef(id=incident_id))
-        else:
-            raise UserError("This button is missing its incident; use `/incident ack`.")
-    except UserError as exc:
-        # The reply to the click itself (response_url), not a side effect of the change.
-        await respond(text=str(exc), response_type="ephemeral", replace_original=False)

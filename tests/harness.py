@@ -18,7 +18,12 @@ from bot.app import create_app
 from bot.dispatcher import Dispatcher
 from bot.runtime import Runtime
 from bot.settings import Settings
-from tests.fakes.signing import block_action_body, signed_headers, slash_command_body
+from tests.fakes.signing import (
+    block_action_body,
+    signed_headers,
+    slash_command_body,
+    view_submission_body,
+)
 from tests.fakes.slack_api import FakeSlackApi
 
 
@@ -76,7 +81,15 @@ class Harness:
         return await self._signed(body)
 
     async def click(self, action_id: str, value: str, user: str = "U1") -> httpx.Response:
-        return await self._signed(block_action_body(action_id, value, user_id=user))
+        body = block_action_body(
+            action_id, value, user_id=user, response_url=f"{self.slack.url}respond"
+        )
+        return await self._signed(body)
+
+    async def submit(
+        self, callback_id: str, metadata: str, values: dict[str, dict[str, str]], user: str = "U1"
+    ) -> httpx.Response:
+        return await self._signed(view_submission_body(callback_id, metadata, values, user))
 
     async def _signed(self, body: bytes) -> httpx.Response:
         secret = self.settings.slack_signing_secret or ""

@@ -223,7 +223,7 @@ def test_playbook_dumps_back_to_its_yaml_form() -> None:
     ("fields", "says"),
     [
         ({"id": "Model Drift"}, "String should match pattern"),
-        ({"severity": "critical"}, "'sev1', 'sev2', 'sev3' or 'sev4'"),
+        ({"severity": "critical"}, "expected sev1, sev2, sev3 or sev4, or a mapping"),
         ({"match": {"alertname": "X"}}, "expected a list of matcher strings"),
         ({"match": ["alertname~X"]}, "no operator"),
         ({"ack_timeout": "5 minutes"}, "expected a duration like 30s, 5m, 12h, 1d, 1w"),
@@ -284,8 +284,9 @@ def test_unknown_field_is_named_with_a_suggestion_and_the_valid_fields(tmp_path:
     assert (problem.line, problem.field) == (3, "serverity")
     assert "unknown field 'serverity'" in problem.message
     assert "did you mean 'severity'?" in problem.message
-    assert "id, title, match, severity, page, group_by, ack_timeout, steps, priority" in (
-        problem.message
+    assert (
+        "id, title, incident_title, match, severity, page, group_by, ack_timeout, steps, links"
+        in (problem.message)
     )
 
 
@@ -299,7 +300,7 @@ def test_unknown_field_in_a_step_lists_the_step_fields(tmp_path: Path) -> None:
     [problem] = problems
     assert (problem.line, problem.field) == (5, "steps.0.detials")
     assert "did you mean 'details'?" in problem.message
-    assert problem.message.endswith("Valid fields: title, role, details")
+    assert problem.message.endswith("Valid fields: title, role, details, when, check")
 
 
 def test_source_file_cannot_be_set_from_yaml(tmp_path: Path) -> None:

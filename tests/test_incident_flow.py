@@ -96,6 +96,7 @@ async def test_same_notification_twice_gives_one_incident_and_one_page(
         "stored": 0,
         "duplicates": 2,
         "resolved": 0,
+        "acknowledged": 0,
         "incidents_opened": [],
         "incidents_joined": [],
     }

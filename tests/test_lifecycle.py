@@ -4,7 +4,10 @@ a restart, and the scheduler that drives escalations."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,15 +22,23 @@ def firing(samples: Path) -> dict:
     return json.loads((samples / "alertmanager-0.25-firing.json").read_text())
 
 
+Start = Callable[..., AbstractAsyncContextManager[Harness]]
+
+
+@pytest.fixture
+def start(settings: Settings, fake_slack: FakeSlackApi, clock: FakeClock) -> Start:
+    """Run the bot with some settings changed: ``async with start(webhook_token=None) as bot``."""
+
+    def running(**changes: Any) -> AbstractAsyncContextManager[Harness]:
+        return Harness.running(settings.model_copy(update=changes), fake_slack, clock)
+
+    return running
+
+
 async def test_console_mode_prints_the_incident(
-    settings: Settings,
-    fake_slack: FakeSlackApi,
-    clock: FakeClock,
-    samples: Path,
-    capsys: pytest.CaptureFixture[str],
+    start: Start, fake_slack: FakeSlackApi, samples: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    console = settings.model_copy(update={"slack_bot_token": None})
-    async with Harness.running(console, fake_slack, clock) as bot:
+    async with start(slack_bot_token=None) as bot:
         assert (await bot.client.get("/healthz")).json()["mode"] == "console"
         assert (await bot.post_alerts(firing(samples))).status_code == 200
         await bot.settle()
@@ -41,21 +52,16 @@ async def test_console_mode_prints_the_incident(
 
 
 async def test_webhook_token_is_generated_once_and_kept(
-    settings: Settings,
-    fake_slack: FakeSlackApi,
-    clock: FakeClock,
-    samples: Path,
-    capsys: pytest.CaptureFixture[str],
+    start: Start, samples: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    unset = settings.model_copy(update={"webhook_token": None})
-    async with Harness.running(unset, fake_slack, clock) as bot:
+    async with start(webhook_token=None) as bot:
         token = bot.app.state.webhook_token
         assert len(token) >= 32
         assert (await bot.post_alerts(firing(samples), token=token)).status_code == 200
         assert (await bot.post_alerts(firing(samples), token="guess")).status_code == 401
     assert f"/alerts/alertmanager?token={token}" in capsys.readouterr().out
 
-    async with Harness.running(unset, fake_slack, clock) as bot:
+    async with start(webhook_token=None) as bot:  # same settings, restarted
         assert bot.app.state.webhook_token == token
     assert token not in capsys.readouterr().out  # printed once, on the first start only
 

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import jinja2
 import pytest
 
 from bot import postmortem
-from bot.snapshot import (
-    AlertView,
-    EventView,
-    IncidentSnapshot,
-    IncidentView,
-    PageView,
-    StepView,
-)
-
-T0 = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+from bot.snapshot import IncidentSnapshot
+from tests.snapshots import at, make_alert, make_event, make_incident, make_page, make_step
 
 SECTIONS = [
     "# Postmortem: Incident #3 — Model drift",
@@ -35,77 +26,24 @@ SECTIONS = [
 ]
 
 
-def at(minutes: float) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def make_incident(**changes: Any) -> IncidentView:
-    base = IncidentView(
-        id=42,
-        number=3,
-        title="Model drift",
-        severity="sev2",
-        status="open",
-        playbook_id="model-drift",
-        playbook_title="Model drift",
-        channel_id="C0INC3",
-        channel_name="inc-3-model-drift",
-        status_text=None,
-        summary=None,
-        declared_by=None,
-        opened_at=at(1),
-        detected_at=at(1),
-        # Cached columns that disagree with the timeline: the figures must ignore them.
-        acknowledged_at=at(30),
-        resolved_at=None,
-    )
-    return replace(base, **changes)
-
-
-def make_alert(n: int, minutes: float, **changes: Any) -> AlertView:
-    base = AlertView(
-        id=n,
-        name=f"ModelDrift{n}",
-        summary=f"PSI above 0.2 on f{n}",
-        status="firing",
-        severity="warning",
-        labels={"alertname": f"ModelDrift{n}"},
-        starts_at=at(minutes),
-        ends_at=None,
-    )
-    return replace(base, **changes)
-
-
-def make_page(n: int, **changes: Any) -> PageView:
-    base = PageView(
-        id=n,
-        role="ml-engineer",
-        role_name="ML engineer",
-        user_id="U0123ABCD",
-        attempt=1,
-        state="escalated",
-        sent_at=at(1),
-        ack_deadline=at(6),
-        acknowledged_at=None,
-        acknowledged_by=None,
-    )
-    return replace(base, **changes)
-
-
-def make_event(n: int, kind: str, minutes: float, **changes: Any) -> EventView:
-    base = EventView(id=n, at=at(minutes), kind=kind, actor=None, text=kind, data={})
-    return replace(base, **changes)
-
-
 def open_snapshot() -> IncidentSnapshot:
     """Detected 10:00 by the earliest alert (listed last on purpose), not yet acknowledged."""
     return IncidentSnapshot(
-        incident=make_incident(),
-        alerts=[make_alert(2, 3), make_alert(1, 0)],
-        pages=[make_page(1)],
+        incident=make_incident(
+            detected_at=at(1),
+            # Cached columns that disagree with the timeline: the figures must ignore them.
+            acknowledged_at=at(30),
+        ),
+        alerts=[
+            make_alert(2, 3, summary="PSI above 0.2 on f2"),
+            make_alert(1, 0, summary="PSI above 0.2 on f1"),
+        ],
+        pages=[make_page(1, state="escalated")],
         steps=[
-            StepView(2, "Roll back the model", "ml-engineer", "", "pending", None, None),
-            StepView(1, "Compare feature drift", "data-scientist", "", "done", "U0456", at(20)),
+            make_step(2, title="Roll back the model", role="ml-engineer"),
+            make_step(
+                1, title="Compare feature drift", state="done", done_by="U0456", done_at=at(20)
+            ),
         ],
         events=[make_event(1, "declared", 1, text="Opened from ModelDrift1")],
     )
@@ -114,7 +52,7 @@ def open_snapshot() -> IncidentSnapshot:
 def resolved_snapshot() -> IncidentSnapshot:
     snap = open_snapshot()
     pages = [
-        make_page(1),  # escalated after 5 minutes
+        make_page(1, state="escalated"),  # escalated after 5 minutes
         make_page(2, user_id="U0456EFGH", attempt=2, sent_at=at(6), state="acknowledged",
                   acknowledged_at=at(7), acknowledged_by="U0456EFGH"),
         make_page(3, role="aiops-specialist", role_name="AIOps specialist", user_id=None,
@@ -150,7 +88,7 @@ def test_figures_are_measured_from_detection_using_the_timeline() -> None:
     assert facts.acknowledged_by == ["U0456EFGH", "U0999ZZZZ"]
     assert facts.resolved_by == "U0456EFGH"
     assert facts.summary == "Rolled back to v1"
-    assert [s.position for s in facts.steps] == [1, 2]
+    assert [s.position for s in facts.steps] == [0, 1]
     assert [e.id for e in facts.timeline] == [1, 2, 3, 4, 5, 6]
 
 
@@ -203,23 +141,37 @@ def test_resolved_markdown_has_every_section_in_order() -> None:
     assert "| Severity | SEV2 |" in text
     assert "| Status | Resolved |" in text
     assert section(text, "## Summary").strip() == "Rolled back to v1"
-    detection = section(text, "## Detection")
-    assert "2026-11-29 10:00:00 UTC" in detection
-    assert "**ModelDrift1**: PSI above 0.2 on f1" in detection
-    figures = section(text, "## Response figures")
-    assert "| Time to acknowledge | 7m |" in figures
-    assert "| Time to resolve | 1h 5m |" in figures
-    involved = section(text, "## Who was involved")
-    assert "| @U0456EFGH | ML engineer | 2 | 2026-11-29 10:06:00 UTC | acknowledged by" in involved
-    assert "| _nobody on call_ | AIOps specialist |" in involved
-    assert "Acknowledged by: @U0456EFGH, @U0999ZZZZ." in involved
-    steps = section(text, "## Playbook steps")
-    assert "- [x] 1. Compare feature drift (data-scientist) — done by @U0456" in steps
-    assert "- [ ] 2. Roll back the model (ml-engineer) — not done" in steps
-    timeline = section(text, "## Timeline")
-    assert timeline.count("\n- `") == 6
-    assert "- `2026-11-29 10:20:00 UTC` · @U0456EFGH · Drift in f1\n  second line" in timeline
-    assert "- [ ] " in section(text, "## Follow-up actions")
+    assert section(text, "## Timeline").count("\n- `") == 6
+
+
+RESOLVED_SECTION_LINES = [
+    ("## Detection", ["2026-11-29 10:00:00 UTC", "**ModelDrift1**: PSI above 0.2 on f1"]),
+    ("## Response figures", ["| Time to acknowledge | 7m |", "| Time to resolve | 1h 5m |"]),
+    (
+        "## Who was involved",
+        [
+            "| @U0456EFGH | ML engineer | 2 | 2026-11-29 10:06:00 UTC | acknowledged by",
+            "| _nobody on call_ | AIOps specialist |",
+            "Acknowledged by: @U0456EFGH, @U0999ZZZZ.",
+        ],
+    ),
+    (
+        "## Playbook steps",
+        [
+            "- [x] 1. Compare feature drift (data-scientist) — done by @U0456",
+            "- [ ] 2. Roll back the model (ml-engineer) — not done",
+        ],
+    ),
+    ("## Timeline", ["- `2026-11-29 10:20:00 UTC` · @U0456EFGH · Drift in f1\n  second line"]),
+    ("## Follow-up actions", ["- [ ] "]),
+]
+
+
+@pytest.mark.parametrize(("heading", "lines"), RESOLVED_SECTION_LINES)
+def test_resolved_markdown_section_contents(heading: str, lines: list[str]) -> None:
+    body = section(postmortem.render_markdown(resolved_snapshot()), heading)
+    for line in lines:
+        assert line in body
 
 
 def test_open_markdown_shows_figures_not_reached() -> None:

@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -81,7 +81,7 @@ class _Alert(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    status: AlertStatus
+    status: Literal["firing", "resolved"]  # Alertmanager knows no acknowledgement
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
     starts_at: Timestamp = Field(alias="startsAt")
@@ -146,11 +146,11 @@ def parse(payload: object) -> list[NormalizedAlert]:
 
 def _normalize(alert: _Alert, raw: dict[str, Any], envelope: _Payload) -> NormalizedAlert:
     """Map one validated alert onto the shared shape."""
-    firing = alert.status is AlertStatus.FIRING
+    firing = alert.status == AlertStatus.FIRING
     return NormalizedAlert(
         source=SOURCE,
         fingerprint=alert.fingerprint or fingerprint_of(alert.labels),
-        status=alert.status,
+        status=AlertStatus(alert.status),
         labels=dict(alert.labels),
         annotations=dict(alert.annotations),
         starts_at=alert.starts_at,

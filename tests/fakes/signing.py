@@ -77,9 +77,50 @@ def block_action_body(
     channel_id: str = "C1",
     message_ts: str = "1700000000.000100",
     block_id: str = "actions",
+    response_url: str | None = None,
 ) -> bytes:
-    """The ``payload=`` form body of a button click in a message (``block_actions``)."""
+    """The ``payload=`` form body of a button click in a message (``block_actions``).
+
+    Point ``response_url`` at the fake Slack so a reply to the click stays on this machine.
+    """
     payload = block_actions_payload(action_id, value, user_id, channel_id, message_ts, block_id)
+    if response_url is not None:
+        payload["response_url"] = response_url
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def view_submission_body(
+    callback_id: str, private_metadata: str, values: dict[str, dict[str, str]], user_id: str = "U1"
+) -> bytes:
+    """A modal's submission (``view_submission``); ``values`` maps block_id → action_id → text."""
+    state = {
+        block: {
+            action: {"type": "plain_text_input", "value": text} for action, text in fields.items()
+        }
+        for block, fields in values.items()
+    }
+    user_name = f"user-{user_id.lower()}"
+    payload = {
+        "type": "view_submission",
+        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": TEAM_ID},
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "trigger_id": TRIGGER_ID,
+        "view": {
+            "id": "V0WARROOM1",
+            "team_id": TEAM_ID,
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": private_metadata,
+            "state": {"values": state},
+            "hash": "1700000000.abcdef",
+            "app_id": API_APP_ID,
+            "bot_id": "BZYBOTHED",
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
+    }
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
