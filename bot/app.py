@@ -6,7 +6,10 @@ Socket Mode or HTTP), so the rest of the code never checks which mode it runs in
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -66,6 +69,7 @@ def create_app(
         app.state.webhook_token = await _webhook_token(rt)
         jobs = scheduler.start(rt, dispatcher) if run_scheduler else None
         socket = await _connect_socket_mode(app, settings)
+        _reload_on_sighup(rt)
         dispatcher.wake()  # deliver what a previous run left undelivered
         try:
             yield
@@ -74,6 +78,8 @@ def create_app(
                 await socket.close_async()
             if jobs is not None:
                 jobs.shutdown(wait=False)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await dispatcher.idle()
             await checks.client.aclose()
             await rt.db.dispose()
@@ -108,6 +114,12 @@ def _mount_slack(app: FastAPI, rt: Runtime, settings: Settings, client: Any) -> 
     @app.post("/slack/events")
     async def slack_events(request: Request) -> Response:
         return await handler.handle(request)
+
+
+def _reload_on_sighup(rt: Runtime) -> None:
+    """``kill -HUP`` re-reads playbooks and on-call, as daemons conventionally do."""
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, rt.reload_config)
 
 
 async def _webhook_token(rt: Runtime) -> str:

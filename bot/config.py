@@ -444,7 +444,7 @@ def lint(playbooks_dir: Path, oncall_path: Path) -> list[Problem]:
     """All load errors, plus a warning for each role that is used but has no rotation."""
     loaded, problems = _load_folder(playbooks_dir)
     oncall, oncall_problems = load_oncall(oncall_path)
-    problems += oncall_problems
+    problems += oncall_problems + _shadowed(loaded)
     if not oncall_path.is_file():
         return problems  # every role would be "undefined": the missing file says it all
     undefined = f"is not in the on-call file (defined: {', '.join(oncall.roles) or 'none'})"
@@ -457,6 +457,34 @@ def lint(playbooks_dir: Path, oncall_path: Path) -> list[Problem]:
             if role not in oncall.roles:
                 message = f"the built-in default playbook pages {role!r}, which {undefined}"
                 problems.append(Problem(str(playbooks_dir), None, "", message, "warning"))
+    return problems
+
+
+def _shadowed(loaded: list[tuple[Playbook, Any]]) -> list[Problem]:
+    """Warn about playbooks that can never be chosen.
+
+    Routing takes the first match in order; if an earlier playbook's matchers are a subset
+    of a later one's, every alert the later one matches goes to the earlier one instead.
+    """
+    docs = {id(playbook): doc for playbook, doc in loaded}
+    ordered = PlaybookSet(p for p, _ in loaded).playbooks
+    problems = []
+    for position, later in enumerate(ordered):
+        wider = next(
+            (
+                p
+                for p in ordered[:position]
+                if {str(m) for m in p.match} <= {str(m) for m in later.match}
+            ),
+            None,
+        )
+        if wider is not None:
+            message = (
+                f"playbook {later.id!r} can never be chosen: {wider.id!r} comes first in routing "
+                f"order and matches every alert it matches; give {later.id!r} a higher priority "
+                "or narrow the other"
+            )
+            problems.append(docs[id(later)].problem(("match",), message, "warning"))
     return problems
 
 

@@ -605,7 +605,9 @@ _HELP_COMMANDS = (
     ("note <text>", "add a note to the timeline"),
     ("status <text>", "post a status update for everyone following"),
     ("resolve [summary]", "resolve the incident; the summary goes into the postmortem"),
+    ("steps", "show the playbook's checklist and where the incident is in it"),
     ("postmortem", "show the postmortem draft built from the timeline"),
+    ("reload", "admins: re-read playbooks and the on-call file"),
 )
 
 

@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,12 +27,64 @@ class LoadedConfig:
     playbooks: PlaybookSet
     oncall: OncallConfig
     problems: list[Problem] = field(default_factory=list)
+    oncall_file: Path = Path("oncall.yaml")
 
     @classmethod
     def load(cls, settings: Settings) -> LoadedConfig:
         playbooks, playbook_problems = load_playbooks(settings.playbooks_dir)
         oncall, oncall_problems = load_oncall(settings.oncall_file)
-        return cls(playbooks, oncall, [*playbook_problems, *oncall_problems])
+        problems = [*playbook_problems, *oncall_problems]
+        return cls(playbooks, oncall, problems, settings.oncall_file)
+
+    def keeping_good_parts_of(self, previous: LoadedConfig) -> LoadedConfig:
+        """This config, with the last good version of whatever a bad edit broke.
+
+        A file that fails to load would otherwise drop its playbook (or role) from a
+        running bot, and alerts would fall through to the default playbook.
+        """
+        broken = {p.file for p in self.problems if p.level == "error"}
+        loaded = [p for p in self.playbooks if p.source_file]
+        kept = [
+            p
+            for p in previous.playbooks
+            if p.source_file in broken and self.playbooks.get(p.id) is None
+        ]
+        broken_roles = {
+            p.field.split(".")[1]
+            for p in self.problems
+            if p.level == "error" and p.field.startswith("roles.")
+        }
+        roles = dict(self.oncall.roles)
+        for name in broken_roles - roles.keys():
+            if name in previous.oncall.roles:
+                roles[name] = previous.oncall.roles[name]
+        notes = [
+            Problem(
+                p.source_file or "",
+                None,
+                "",
+                f"kept the last good version of playbook {p.id!r}",
+                "warning",
+            )
+            for p in kept
+        ] + [
+            Problem(
+                str(self.oncall_file),
+                None,
+                f"roles.{name}",
+                "kept the last good version of this role",
+                "warning",
+            )
+            for name in sorted(
+                broken_roles & previous.oncall.roles.keys() - self.oncall.roles.keys()
+            )
+        ]
+        return LoadedConfig(
+            PlaybookSet([*loaded, *kept]),
+            OncallConfig(roles=roles),
+            [*self.problems, *notes],
+            self.oncall_file,
+        )
 
     def role_name(self, role_id: str) -> str:
         role = self.oncall.roles.get(role_id)
@@ -54,7 +107,8 @@ class Runtime:
         self.after_commit()
 
     def reload_config(self) -> list[Problem]:
-        self.config = LoadedConfig.load(self.settings)
+        """Re-read playbooks and on-call (SIGHUP, ``/incident reload``); swap in one step."""
+        self.config = LoadedConfig.load(self.settings).keeping_good_parts_of(self.config)
         for problem in self.config.problems:
             log.warning("config: %s", problem)
         return self.config.problems

@@ -159,6 +159,19 @@ async def get_step(rt: Runtime, step_id: int) -> tuple[IncidentView, StepView]:
     return snap.incident, next(s for s in snap.steps if s.id == step_id)
 
 
+def reload_config(rt: Runtime, actor: str) -> str:
+    """Re-read playbooks and on-call; only admins (``WARROOM_ADMINS``) may."""
+    if actor not in rt.settings.admin_ids:
+        raise UserError("Only Warroom admins can reload; they are listed in WARROOM_ADMINS.")
+    problems = rt.reload_config()
+    playbooks = sum(1 for _ in rt.config.playbooks)
+    summary = f"Reloaded {playbooks} playbooks and {len(rt.config.oncall.roles)} on-call roles."
+    if not problems:
+        return summary
+    listed = "\n".join(f"• {p}" for p in problems[:10])
+    return f"{summary}\n{len(problems)} problem(s):\n{listed}"
+
+
 async def webhook_token(rt: Runtime) -> tuple[str, bool]:
     """The alert endpoints' secret: from the environment, else generated once and stored.
 

@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     playbooks_dir: Path = Field(Path("./playbooks"), alias="WARROOM_PLAYBOOKS")
     oncall_file: Path = Field(Path("./oncall.yaml"), alias="WARROOM_ONCALL")
     port: int = Field(3000, alias="PORT")
+    # Slack user IDs allowed to run admin commands such as `/incident reload`.
+    admins: str = Field("", alias="WARROOM_ADMINS")
+
+    @property
+    def admin_ids(self) -> frozenset[str]:
+        return frozenset(a.strip() for a in self.admins.replace(",", " ").split() if a.strip())
 
     @field_validator("slack_api_url")
     @classmethod

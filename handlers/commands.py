@@ -102,6 +102,10 @@ async def _postmortem(rt: Runtime, cmd: Command) -> Reply:
     return _text(f"```{mrkdwn.truncate(mrkdwn.escape(markdown), 3000)}```")
 
 
+async def _reload(rt: Runtime, cmd: Command) -> Reply:
+    return _text(mrkdwn.escape(service.reload_config(rt, cmd.user)))
+
+
 HANDLERS: dict[str, Handler] = {
     "help": _help,
     "list": _list,
@@ -112,6 +116,7 @@ HANDLERS: dict[str, Handler] = {
     "resolve": _resolve,
     "postmortem": _postmortem,
     "steps": _steps,
+    "reload": _reload,
 }
 
 

@@ -46,10 +46,12 @@ def test_lint_passes_on_the_shipped_playbooks(settings: Settings) -> None:
 
 
 def test_lint_names_file_line_and_field(settings: Settings, tmp_path: Path) -> None:
-    (tmp_path / "broken.yaml").write_text(
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    (folder / "broken.yaml").write_text(
         "id: broken\ntitle: Broken\nmatch: ['alertname=\"X\"']\nseverity: sev9\n"
     )
-    result = warroom(settings, "playbooks", "lint", str(tmp_path))
+    result = warroom(settings, "playbooks", "lint", str(folder))
     assert result.returncode == 1
     assert "broken.yaml:4: severity" in result.stdout
 
@@ -85,3 +87,23 @@ async def test_postmortem_prints_markdown(bot: Harness) -> None:
 async def _channel(bot: Harness) -> str:
     await bot.settle()
     return bot.slack.calls("conversations.create")[0].response["channel"]["id"]
+
+
+def test_route_says_why_other_playbooks_did_not_match(settings: Settings, samples: Path) -> None:
+    result = warroom(settings, "route", str(samples / "alertmanager-0.25-firing.json"))
+    assert "✔ model-drift" in result.stdout
+    assert "does not hold (alertname='ModelDriftHigh')" in result.stdout
+
+
+def test_lint_warns_about_a_shadowed_playbook(settings: Settings, tmp_path: Path) -> None:
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    (folder / "broad.yaml").write_text(
+        "id: broad\ntitle: Any GPU alert\nmatch: ['alertname=~\"GPU.*\"']\npriority: 5\n"
+    )
+    (folder / "narrow.yaml").write_text(
+        "id: narrow\ntitle: GPU XID\nmatch: ['alertname=~\"GPU.*\"', 'xid=\"79\"']\n"
+    )
+    result = warroom(settings, "playbooks", "lint", str(folder))
+    assert result.returncode == 0, result.stdout  # a warning, not an error
+    assert "narrow.yaml:3: warning: match: playbook 'narrow' can never be chosen" in result.stdout
