@@ -18,7 +18,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from bot import scheduler, service
+from bot import scheduler, service, subscriptions
 from bot.check_runner import CheckRunner
 from bot.clock import Clock, utcnow
 from bot.db import Database
@@ -58,6 +58,9 @@ def create_app(
     gateway = SlackGateway(rt, transport)
     routes = {kind: gateway.deliver for kind in gateway.kinds}
     routes[EffectKind.RUN_CHECK] = lambda _kind, payload: checks.run(payload)
+    routes[EffectKind.CONFIRM_SUBSCRIPTION] = lambda _kind, payload: subscriptions.confirm(
+        checks.client, payload
+    )
     dispatcher = Dispatcher(rt.db, Router(routes), clock=clock)
     rt.after_commit = dispatcher.wake
     for problem in rt.config.problems:
@@ -86,9 +89,14 @@ def create_app(
 
     app = FastAPI(title="Warroom", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = rt
+    app.state.sources = alerts.Sources(settings.sources_file)
+    rt.reload_hooks.append(app.state.sources.reload)
+    for problem in app.state.sources.reload():
+        log.warning("config: %s", problem)
     app.state.dispatcher = dispatcher
     app.include_router(health.router)
     app.include_router(alerts.router)
+    app.add_exception_handler(alerts.Rejected, alerts.rejected)
     _mount_slack(app, rt, settings, client)
     return app
 

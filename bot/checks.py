@@ -70,7 +70,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 def _env_name(name: str) -> str:
     if not _ENV_NAME.match(name):
         raise PydanticCustomError(
-            "env_name", "{name!r} is not an environment variable name", {"name": name}
+            "env_name", "'{name}' is not an environment variable name", {"name": name}
         )
     return name
 
@@ -80,7 +80,7 @@ def _secret_headers(headers: dict[str, str]) -> dict[str, str]:
     for header, variable in headers.items():
         if not _HEADER_NAME.match(header):
             raise PydanticCustomError(
-                "header_name", "{header!r} is not a valid HTTP header name", {"header": header}
+                "header_name", "'{header}' is not a valid HTTP header name", {"header": header}
             )
         if not _ENV_NAME.match(variable):
             raise PydanticCustomError(

@@ -8,6 +8,8 @@ rest, and return ``Problem``s naming the file, line and field, and what would be
 from __future__ import annotations
 
 import difflib
+import itertools
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +30,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
@@ -162,6 +165,10 @@ class Playbook(_ConfigModel):
     steps: list[Step] = []
     links: list[Link] = []
     priority: int = 0
+    # When every alert has resolved, resolve the incident after this quiet period.
+    auto_resolve: Duration | None = None
+    # A new alert this soon after the group's incident was resolved reopens it.
+    reopen_within: Duration | None = None
     # Set by the loader from the validation context, never from the file's own content.
     _source_file: str | None = PrivateAttr(default=None)
 
@@ -235,6 +242,13 @@ class PlaybookSet:
 
 # --- on-call ---------------------------------------------------------------------------
 
+PRIMARY = "primary"  # the layer name the simple (one-rotation) form of a role is read as
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+MIN_ROTATION = timedelta(hours=1)
+MAX_ROTATION = timedelta(weeks=8)
+MINUTES_PER_DAY = 24 * 60
+
 
 def _check_timezone(name: str) -> str:
     try:
@@ -248,26 +262,281 @@ def _check_timezone(name: str) -> str:
     return name
 
 
+def _check_rotation(length: timedelta) -> timedelta:
+    """Hours to weeks: shorter shifts are not on-call, and a boundary could then fall twice
+    into one skipped DST hour; longer ones are a role without a rotation."""
+    if not MIN_ROTATION <= length <= MAX_ROTATION:
+        raise PydanticCustomError(
+            "rotation", "a shift lasts from 1h to 8w, not {length}", {"length": str(length)}
+        )
+    return length
+
+
+def _to_minutes(value: Any) -> int:
+    """``"HH:MM"`` (00:00 to 24:00) as minutes after midnight.
+
+    YAML 1.1 reads an unquoted ``17:30`` as the base-60 number 1050, which is the same count
+    of minutes, so it is accepted too; quoting the time avoids the surprise.
+    """
+    if isinstance(value, str) and (found := re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())):
+        hours, minutes = int(found[1]), int(found[2])
+        value = hours * 60 + minutes if minutes < 60 else -1
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MINUTES_PER_DAY:
+        return value
+    raise PydanticCustomError("clock_time", 'expected a local time like "09:00" (00:00 to 24:00)')
+
+
+def format_clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+ClockTime = Annotated[
+    int,
+    PlainValidator(_to_minutes, json_schema_input_type=str),
+    PlainSerializer(format_clock, return_type=str),
+]
+"""A local time of day in minutes after midnight; reads and writes ``"HH:MM"``."""
+
+
 SlackUserId = Annotated[
     str,
     StringConstraints(pattern=r"^[UW][A-Z0-9]+$"),
     Field(description="Slack member ID, e.g. U0123ABCD (profile → ⋮ → Copy member ID)"),
 ]
+Members = Annotated[list[SlackUserId], Field(min_length=1)]
+Rotation = Annotated[Duration, AfterValidator(_check_rotation)]
+LayerName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+
+class Restriction(_ConfigModel):
+    """A weekly window in which a layer is on call, e.g. working hours for a secondary.
+
+    Times are local to the role's time zone. ``to`` earlier than ``from`` runs overnight into
+    the next day, so ``{days: [fri], from: "22:00", to: "06:00"}`` ends on Saturday morning.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True)
+
+    days: Annotated[list[Weekday], Field(min_length=1)] = list(WEEKDAYS)
+    from_: ClockTime = Field(0, alias="from")
+    to: ClockTime = MINUTES_PER_DAY
+
+    @field_validator("from_")
+    @classmethod
+    def _starts_within_the_day(cls, minutes: int) -> int:
+        if minutes == MINUTES_PER_DAY:
+            raise PydanticCustomError("clock_time", "a window starts at 23:59 at the latest")
+        return minutes
+
+    @field_validator("to")
+    @classmethod
+    def _not_empty(cls, minutes: int, info: ValidationInfo) -> int:
+        if info.data.get("from_") == minutes:
+            raise PydanticCustomError(
+                "window",
+                "the window from {time} to {time} is empty; for the whole day leave out "
+                "`from` and `to` (00:00 to 24:00)",
+                {"time": format_clock(minutes)},
+            )
+        return minutes
+
+    def spans(self) -> Iterator[tuple[int, int, Weekday]]:
+        """Each day's window as [start, end) minutes after Monday 00:00; may pass Sunday."""
+        length = (self.to - self.from_) % MINUTES_PER_DAY or MINUTES_PER_DAY
+        for day in self.days:
+            start = WEEKDAYS.index(day) * MINUTES_PER_DAY + self.from_
+            yield start, start + length, day
+
+    def __str__(self) -> str:
+        return f"{','.join(self.days)} {format_clock(self.from_)}-{format_clock(self.to)}"
+
+
+class Layer(_ConfigModel):
+    """One rotation of a role: its members take turns of ``rotation`` from ``start``.
+
+    ``start`` is local wall time in the role's zone and its time of day is the handoff time.
+    With ``restrictions`` the rotation still advances as usual, but the layer is on call only
+    inside the windows and nobody is on call for it outside them.
+    """
+
+    name: LayerName
+    members: Members
+    rotation: Rotation = timedelta(weeks=1)
+    start: datetime
+    restrictions: list[Restriction] = []
+
+
+_NOTIFY = re.compile(
+    r"(?P<kind>layer|next):(?P<layer>[a-z0-9][a-z0-9-]*)|lead"
+    r"|user:[UW][A-Z0-9]+|usergroup:S[A-Z0-9]+|role:\S+"
+)
+NOTIFY_FORMS = (
+    "layer:<name>, next:<name>, lead, user:<U…>, usergroup:<S…> (a Slack user group) "
+    "or role:<role id>"
+)
+
+
+def _check_notify(value: str) -> str:
+    if not _NOTIFY.fullmatch(value):
+        raise PydanticCustomError(
+            "notify",
+            "cannot notify {value!r}; expected {forms}",
+            {"value": value, "forms": NOTIFY_FORMS},
+        )
+    return value
+
+
+class EscalationLevel(_ConfigModel):
+    """Whom one step of an escalation notifies, and how long it waits for an acknowledgement.
+
+    ``notify`` is one of: ``layer:<name>`` (who is on call in that layer), ``next:<name>``
+    (the member of that layer after the one paged last: "try the next person"), ``lead``
+    (the role's lead), ``user:<U…>``, ``usergroup:<S…>`` or ``role:<id>`` (whoever is on call
+    in that role's first layer).
+    """
+
+    notify: Annotated[str, AfterValidator(_check_notify)]
+    wait: Duration
+
+    @property
+    def kind(self) -> str:
+        return self.notify.partition(":")[0]
+
+    @property
+    def target(self) -> str:
+        """What follows the colon: a layer, user, user group or role (empty for ``lead``)."""
+        return self.notify.partition(":")[2]
+
+
+class EscalationPolicy(_ConfigModel):
+    """The levels in order; when the last one times out the policy starts again from the
+    first, ``repeat`` times in all, and then gives up loudly."""
+
+    levels: Annotated[list[EscalationLevel], Field(min_length=1)]
+    repeat: Annotated[int, Field(ge=1, le=10)] = 1
+
+
+_SIMPLE_FIELDS = ("members", "rotation", "start")
+# Set by load_oncall, which reports a role's cross-field problems one by one at their own
+# lines; a role built in code gets them as one validation error instead.
+_LOADER_CONTEXT = "oncall_loader"
 
 
 class Role(_ConfigModel):
-    """A rotation: who holds the role, and when the pager passes to the next member."""
+    """Who holds the role, when the pager passes on, and whom to escalate to.
+
+    Written either in the simple form (``members``, ``rotation``, ``start``: one rotation,
+    read as a single layer named ``primary``) or with ``layers``. After validation both are
+    filled in: ``layers`` always lists the layers, and ``members``/``rotation``/``start``
+    mirror the first layer, so code written for one rotation keeps working.
+    """
 
     name: NonEmptyStr
-    members: Annotated[list[SlackUserId], Field(min_length=1)]
-    rotation: Duration = timedelta(weeks=1)
-    start: datetime  # naive: wall time in ``timezone``
+    members: Members = []
+    rotation: Rotation = timedelta(weeks=1)
+    start: datetime | None = None  # naive: wall time in ``timezone``
+    layers: Annotated[list[Layer], Field(min_length=1)] = []
     timezone: Annotated[str, AfterValidator(_check_timezone)]
     ack_timeout: Duration = timedelta(minutes=5)
+    lead: SlackUserId | None = None
+    escalation: EscalationPolicy | None = None
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def layer(self, name: str) -> Layer | None:
+        return next((layer for layer in self.layers if layer.name == name), None)
+
+    @model_validator(mode="after")
+    def _one_form(self, info: ValidationInfo) -> Role:
+        problems = _role_problems(self)
+        if problems:
+            if isinstance(info.context, dict) and info.context.get(_LOADER_CONTEXT):
+                return self
+            loc, message = problems[0]
+            raise PydanticCustomError(
+                "role", "{field}: {message}", {"field": _dotted(loc), "message": message}
+            )
+        # Fill in the other form in place: the model is frozen, and these are its own fields.
+        if "layers" in self.model_fields_set:
+            first = self.layers[0]
+            self.__dict__.update(members=first.members, rotation=first.rotation, start=first.start)
+        else:
+            primary = Layer(
+                name=PRIMARY, members=self.members, rotation=self.rotation, start=self.start
+            )
+            self.__dict__.update(layers=[primary])
+        return self
+
+
+def _role_problems(role: Role) -> list[tuple[Loc, str]]:
+    """What makes a role unusable although each field is valid on its own."""
+    given = role.model_fields_set
+    if "layers" in given:
+        simple = [name for name in _SIMPLE_FIELDS if name in given]
+        if simple:
+            return [
+                (
+                    (simple[0],),
+                    f"give either {', '.join(_SIMPLE_FIELDS)} (one rotation) or layers, not both",
+                )
+            ]
+    else:
+        missing = [name for name in ("members", "start") if name not in given]
+        if missing:
+            hint = "a role needs members and start (one rotation), or layers"
+            return [((name,), f"Field required: {hint}") for name in missing]
+    problems: list[tuple[Loc, str]] = []
+    names = [layer.name for layer in role.layers] if "layers" in given else [PRIMARY]
+    for position, name in enumerate(names):
+        if name in names[:position]:
+            problems.append((("layers", position, "name"), f"duplicate layer name {name!r}"))
+    if role.escalation is not None:
+        for position, level in enumerate(role.escalation.levels):
+            loc: Loc = ("escalation", "levels", position, "notify")
+            if level.kind in ("layer", "next") and level.target not in names:
+                message = (
+                    f"no layer named {level.target!r} in this role (layers: {', '.join(names)})"
+                )
+                problems.append((loc, message))
+            if level.kind == "lead" and role.lead is None:
+                problems.append((loc, "notifies the role's lead, but the role has no `lead`"))
+    return problems
+
+
+def _overlapping_windows(layer: Layer) -> list[tuple[Loc, str]]:
+    """Restriction windows of one layer that overlap: harmless (they merge) but a sign that
+    the windows do not say what their author meant."""
+    week = 7 * MINUTES_PER_DAY
+    spans = []
+    for position, restriction in enumerate(layer.restrictions):
+        for start, end, day in restriction.spans():
+            # A Sunday overnight window wraps round to Monday morning.
+            spans.append((start, min(end, week), position, day))
+            if end > week:
+                spans.append((0, end - week, position, day))
+    spans.sort()
+    problems: list[tuple[Loc, str]] = []
+    reach: tuple[int, int, Weekday] | None = None  # the span that ends last so far
+    for start, end, position, day in spans:
+        if reach is not None and start < reach[0]:
+            _, other, other_day = reach
+            if other == position:
+                message = f"{day} is listed twice"
+            else:
+                message = (
+                    f"the {day} window ({layer.restrictions[position]}) overlaps the {other_day} "
+                    f"window of restrictions.{other} ({layer.restrictions[other]})"
+                )
+            problems.append((("restrictions", position), message))
+        if reach is None or end > reach[0]:
+            reach = (end, position, day)
+    return problems
+
+
+def _dotted(loc: Loc) -> str:
+    return ".".join(str(part) for part in loc)
 
 
 class OncallConfig(_ConfigModel):
@@ -353,7 +622,8 @@ def _describe(error: ErrorDetails, model: type[BaseModel]) -> str:
     if error["type"] != "extra_forbidden":
         return error["msg"]
     name = str(error["loc"][-1])
-    valid = list(_owner(model, error["loc"]).model_fields)
+    fields = _owner(model, error["loc"]).model_fields
+    valid = [field.alias or name for name, field in fields.items()]
     close = difflib.get_close_matches(name, valid, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown field {name!r}{hint} Valid fields: {', '.join(valid)}"
@@ -418,32 +688,60 @@ def load_playbooks(folder: Path) -> tuple[PlaybookSet, list[Problem]]:
 
 def load_oncall(path: Path) -> tuple[OncallConfig, list[Problem]]:
     """The roles in ``path``; a broken role is reported and skipped, the others kept."""
+    oncall, problems, _ = _load_oncall(path)
+    return oncall, problems
+
+
+def _load_oncall(path: Path) -> tuple[OncallConfig, list[Problem], _Document | None]:
+    """``load_oncall``, also returning the document (lint needs its line marks)."""
     if not path.is_file():
         message = f"no on-call file at {path}; copy oncall.example.yaml"
-        return OncallConfig(), [Problem(str(path), None, "", message, "warning")]
+        return OncallConfig(), [Problem(str(path), None, "", message, "warning")], None
     doc = _read(path)
     if isinstance(doc, Problem):
-        return OncallConfig(), [doc]
+        return OncallConfig(), [doc], None
     raw_roles = doc.data.get("roles") if isinstance(doc.data, dict) else None
     if not isinstance(raw_roles, dict):
         config, problems = doc.validate(OncallConfig, doc.data)
-        return config or OncallConfig(), problems
+        return config or OncallConfig(), problems, doc
     # Validate the top level without the roles, then each role alone, so that one bad role
     # doesn't cost the others.
     _, problems = doc.validate(OncallConfig, {**doc.data, "roles": {}})
     roles: dict[str, Role] = {}
     for role_id, raw in raw_roles.items():
-        role, found = doc.validate(Role, raw, prefix=("roles", role_id))
-        problems += found
+        prefix = ("roles", role_id)
+        context = {_LOADER_CONTEXT: True}
+        role, found = doc.validate(Role, raw, prefix=prefix, context=context)
         if role is not None:
+            found += [doc.problem(prefix + loc, message) for loc, message in _role_problems(role)]
+        problems += found
+        if role is not None and not found:
             roles[str(role_id)] = role
-    return OncallConfig(roles=roles), problems
+    # Still loaded: these have a clear meaning at run time, but are most likely mistakes.
+    for role_id, role in roles.items():
+        for loc, message in _questionable(role, known_roles=[str(r) for r in raw_roles]):
+            problems.append(doc.problem(("roles", role_id, *loc), message))
+    return OncallConfig(roles=roles), problems, doc
+
+
+def _questionable(role: Role, known_roles: list[str]) -> Iterator[tuple[Loc, str]]:
+    for position, layer in enumerate(role.layers):
+        for loc, message in _overlapping_windows(layer):
+            yield ("layers", position, *loc), message
+    levels = role.escalation.levels if role.escalation else []
+    for position, level in enumerate(levels):
+        if level.kind == "role" and level.target not in known_roles:
+            message = (
+                f"no role {level.target!r} in the on-call file "
+                f"(defined: {', '.join(known_roles) or 'none'})"
+            )
+            yield ("escalation", "levels", position, "notify"), message
 
 
 def lint(playbooks_dir: Path, oncall_path: Path) -> list[Problem]:
-    """All load errors, plus a warning for each role that is used but has no rotation."""
+    """All load errors, plus warnings for roles that are used but undefined, or never paged."""
     loaded, problems = _load_folder(playbooks_dir)
-    oncall, oncall_problems = load_oncall(oncall_path)
+    oncall, oncall_problems, oncall_doc = _load_oncall(oncall_path)
     problems += oncall_problems + _shadowed(loaded)
     if not oncall_path.is_file():
         return problems  # every role would be "undefined": the missing file says it all
@@ -452,12 +750,31 @@ def lint(playbooks_dir: Path, oncall_path: Path) -> list[Problem]:
         for loc, role in _roles_used(playbook):
             if role not in oncall.roles:
                 problems.append(doc.problem(loc, f"role {role!r} {undefined}", "warning"))
-    if all(playbook.id != DEFAULT_PLAYBOOK_ID for playbook, _ in loaded):
+    has_default = any(playbook.id == DEFAULT_PLAYBOOK_ID for playbook, _ in loaded)
+    if not has_default:
         for _, role in _roles_used(BUILTIN_DEFAULT):
             if role not in oncall.roles:
                 message = f"the built-in default playbook pages {role!r}, which {undefined}"
                 problems.append(Problem(str(playbooks_dir), None, "", message, "warning"))
+    if oncall_doc is not None:
+        playbooks = [playbook for playbook, _ in loaded]
+        paged = _paged_roles([*playbooks, *([] if has_default else [BUILTIN_DEFAULT])], oncall)
+        for role_id in oncall.roles.keys() - paged:
+            message = (
+                "no playbook pages this role and no other role escalates to it, "
+                "so nobody is ever paged for it"
+            )
+            problems.append(oncall_doc.problem(("roles", role_id), message, "warning"))
     return problems
+
+
+def _paged_roles(playbooks: Iterable[Playbook], oncall: OncallConfig) -> set[str]:
+    """The roles an incident can page: a playbook's ``page``, or another role's escalation."""
+    paged = {role for playbook in playbooks for role in playbook.page}
+    for role_id, role in oncall.roles.items():
+        levels = role.escalation.levels if role.escalation else []
+        paged |= {level.target for level in levels if level.kind == "role"} - {role_id}
+    return paged
 
 
 def _shadowed(loaded: list[tuple[Playbook, Any]]) -> list[Problem]:

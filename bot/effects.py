@@ -8,11 +8,11 @@ refreshed five times in a second is rendered once, with the latest data.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Effect, EffectState, Incident, Page, StepProgress, TimelineEvent
@@ -30,6 +30,7 @@ class EffectKind(StrEnum):
     POST_STEPS = "post_steps"
     REFRESH_STEPS = "refresh_steps"
     RUN_CHECK = "run_check"
+    CONFIRM_SUBSCRIPTION = "confirm_subscription"
 
 
 def _incident_key(incident: Incident) -> str:
@@ -42,8 +43,16 @@ def _page_key(page: Page) -> str:
     return f"page:{page.id}"
 
 
-def _add(session: AsyncSession, kind: EffectKind, key: str, now: datetime, **payload: Any) -> None:
-    session.add(Effect(kind=kind, ordering_key=key, payload=payload, due_at=now, created_at=now))
+def _add(
+    session: AsyncSession,
+    kind: EffectKind,
+    key: str,
+    now: datetime,
+    due: datetime | None = None,
+    **payload: Any,
+) -> None:
+    effect = Effect(kind=kind, ordering_key=key, payload=payload, due_at=due or now, created_at=now)
+    session.add(effect)
 
 
 def open_channel(session: AsyncSession, incident: Incident, *, now: datetime) -> None:
@@ -51,25 +60,42 @@ def open_channel(session: AsyncSession, incident: Incident, *, now: datetime) ->
     _add(session, EffectKind.POST_CARD, _incident_key(incident), now, incident_id=incident.id)
 
 
+# Cards and checklists are edited in place; during an alert storm one edit every few
+# seconds shows everything (each renders the latest state) within Slack's rate limits.
+REFRESH_INTERVAL = timedelta(seconds=3)
+
+
 async def _refresh(
-    session: AsyncSession, incident: Incident, kinds: tuple[EffectKind, EffectKind], now: datetime
+    session: AsyncSession, kind: EffectKind, key: str, incident: Incident, now: datetime
 ) -> None:
-    """Ask for an update unless one is already waiting (it will render the latest state)."""
+    """Ask for an in-place update, at most one waiting and one per ``REFRESH_INTERVAL``.
+
+    Updates have their own ordering key, so a delayed edit never holds up the channel's
+    messages; an edit that comes before the message exists does nothing (the message is
+    rendered with the latest state when it is posted).
+    """
     waiting = await session.scalar(
         select(Effect.id).where(
-            Effect.ordering_key == _incident_key(incident),
-            Effect.kind.in_(kinds),
+            Effect.ordering_key == key,
             Effect.state == EffectState.PENDING,
             Effect.attempts == 0,
             Effect.claimed_until.is_(None),
         )
     )
-    if waiting is None:
-        _add(session, kinds[0], _incident_key(incident), now, incident_id=incident.id)
+    if waiting is not None:
+        return
+    # The last edit sent or being sent: an in-flight one counts from when it was due.
+    last = await session.scalar(
+        select(func.max(func.coalesce(Effect.delivered_at, Effect.due_at))).where(
+            Effect.ordering_key == key, Effect.state != EffectState.DEAD
+        )
+    )
+    due = max(now, last + REFRESH_INTERVAL) if last is not None else now
+    _add(session, kind, key, now, due, incident_id=incident.id)
 
 
 async def refresh_card(session: AsyncSession, incident: Incident, *, now: datetime) -> None:
-    await _refresh(session, incident, (EffectKind.REFRESH_CARD, EffectKind.POST_CARD), now)
+    await _refresh(session, EffectKind.REFRESH_CARD, f"card:{incident.id}", incident, now)
 
 
 def post_steps(session: AsyncSession, incident: Incident, *, now: datetime) -> None:
@@ -77,7 +103,7 @@ def post_steps(session: AsyncSession, incident: Incident, *, now: datetime) -> N
 
 
 async def refresh_steps(session: AsyncSession, incident: Incident, *, now: datetime) -> None:
-    await _refresh(session, incident, (EffectKind.REFRESH_STEPS, EffectKind.POST_STEPS), now)
+    await _refresh(session, EffectKind.REFRESH_STEPS, f"steps:{incident.id}", incident, now)
 
 
 def run_check(
@@ -112,3 +138,8 @@ def refresh_page(session: AsyncSession, page: Page, *, now: datetime) -> None:
 def post_postmortem(session: AsyncSession, incident: Incident, *, now: datetime) -> None:
     key = _incident_key(incident)
     _add(session, EffectKind.POST_POSTMORTEM, key, now, incident_id=incident.id)
+
+
+def confirm_subscription(session: AsyncSession, url: str, topic: str, *, now: datetime) -> None:
+    """GET an (already vetted) SNS SubscribeURL: an outbound call like any other effect."""
+    _add(session, EffectKind.CONFIRM_SUBSCRIPTION, f"sns:{topic}"[:80], now, url=url, topic=topic)

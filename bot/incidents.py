@@ -260,6 +260,7 @@ async def resolve(
     require_open(incident)
     incident.status = IncidentStatus.RESOLVED
     incident.resolved_at = now
+    incident.auto_resolve_at = None
     incident.summary = summary or None
     await paging.cancel_pending(session, incident, now=now)
     event = await timeline.record(
@@ -269,6 +270,28 @@ async def resolve(
     await effects.refresh_card(session, incident, now=now)
     effects.post_postmortem(session, incident, now=now)
     return event
+
+
+async def cancel_auto_resolve(
+    session: AsyncSession, incident: Incident, actor: str, *, now: datetime
+) -> None:
+    incident.auto_resolve_at = None
+    event = await timeline.record(
+        session,
+        incident,
+        Kind.AUTO_RESOLVE_CANCELLED,
+        "Kept open: the incident will not resolve automatically",
+        now=now,
+        actor=actor,
+    )
+    effects.post_event(session, event, now=now)
+
+
+async def due_for_auto_resolve(session: AsyncSession, now: datetime) -> list[int]:
+    query = select(Incident.id).where(
+        Incident.status == IncidentStatus.OPEN, Incident.auto_resolve_at <= now
+    )
+    return list(await session.scalars(query))
 
 
 async def list_open(session: AsyncSession) -> list[Incident]:
@@ -368,6 +391,7 @@ def _alert_view(alert: Alert) -> AlertView:
         starts_at=alert.starts_at,
         ends_at=alert.ends_at,
         links=alert.links,
+        flapping=alert.flapping,
     )
 
 

@@ -120,6 +120,9 @@ class Incident(Base):
     card_ts: Mapped[str | None] = mapped_column(String(32))
     steps_ts: Mapped[str | None] = mapped_column(String(32))  # the interactive checklist
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the opening alert's
+    # Set when every alert has resolved and the playbook says `auto_resolve`; cleared by a
+    # new alert or by someone pressing "Keep open".
+    auto_resolve_at: Mapped[datetime | None] = mapped_column(index=True)
     opened_at: Mapped[datetime]
     detected_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
@@ -150,8 +153,26 @@ class Alert(Base):
     group_key: Mapped[str | None] = mapped_column(String(500))
     playbook_id: Mapped[str | None] = mapped_column(String(80))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    silence_id: Mapped[int | None] = mapped_column(ForeignKey("silences.id"))
+    flapping: Mapped[bool] = mapped_column(default=False)
     received_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class Silence(Base):
+    """Alerts matching every matcher between ``starts_at`` and ``ends_at`` are stored, not paged."""
+
+    __tablename__ = "silences"
+    __table_args__ = (Index("ix_silences_active", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matchers: Mapped[list[str]] = mapped_column(JSONType)  # canonical matcher strings
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(32))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    ended_by: Mapped[str | None] = mapped_column(String(32))  # unsilenced early by
+    matched: Mapped[int] = mapped_column(default=0)  # alerts it has kept quiet
 
 
 class Page(Base):

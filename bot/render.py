@@ -30,6 +30,7 @@ from bot.snapshot import (
     IncidentSnapshot,
     IncidentView,
     PageView,
+    SilenceView,
     StepView,
 )
 
@@ -285,6 +286,8 @@ def _links(links: Mapping[str, str]) -> list[str]:
 
 def _alert_text(alert: AlertView) -> str:
     line = f"*{_text(alert.name, ALERT_NAME)}*"
+    if alert.flapping:
+        line += " 🔁 _flapping, not re-paging_"
     if alert.summary.strip():
         line += " — " + _text(alert.summary, ALERT_SUMMARY)
     extras = _key_labels(alert.labels) + _links(alert.links)
@@ -504,13 +507,32 @@ def _cancel_reason(snap: IncidentSnapshot, page: PageView) -> str:
 # --- Timeline events in the channel --------------------------------------------------------
 
 
+KEEP_OPEN_ACTION = "incident_keep_open"
+
+
 def event_message(snap: IncidentSnapshot, event: EventView) -> Message:
     """One timeline event as a channel message, worded by its kind."""
     line = _EVENT_LINES.get(event.kind, _generic_line)(snap, event)
     return _message(
         line,
-        [_section(line), _context(_actor(event.actor), ts(event.at))],
+        [_section(line), _keep_open(snap, event), _context(_actor(event.actor), ts(event.at))],
     )
+
+
+def _keep_open(snap: IncidentSnapshot, event: EventView) -> Block | None:
+    """A way to object to an automatic resolution, on the message that announces it."""
+    when = event.data.get("auto_resolve_at")
+    if event.kind != "alert_resolved" or not isinstance(when, str):
+        return None
+    at = ts(datetime.fromisoformat(when))
+    button = _button("Keep open", KEEP_OPEN_ACTION, str(snap.incident.id), style=None)
+    return {
+        "type": "section",
+        "text": _mrkdwn(
+            f"⏲️ Warroom will resolve this incident at {at} unless someone objects.", 500
+        ),
+        "accessory": button,
+    }
 
 
 def _data_user(event: EventView, key: str) -> str:
@@ -576,6 +598,15 @@ def _declared_line(snap: IncidentSnapshot, event: EventView) -> str:
     return f"🚨 *Incident declared*{by}: {_title(snap.incident)}{detail}"
 
 
+def _reopened_line(snap: IncidentSnapshot, event: EventView) -> str:
+    return f"🔄 *Reopened*: {_text(event.text, SECTION_TEXT - 20)}"
+
+
+def _check_line(snap: IncidentSnapshot, event: EventView) -> str:
+    mark = CHECK_MARK.get(str(event.data.get("outcome")), "🔎")
+    return f"{mark} {_text(event.text, SECTION_TEXT - 10)}"
+
+
 def _generic_line(snap: IncidentSnapshot, event: EventView) -> str:
     return f"🕑 {_text(event.text, SECTION_TEXT - 10) or _text(event.kind, 40)}"
 
@@ -591,6 +622,8 @@ _EVENT_LINES: dict[str, Callable[[IncidentSnapshot, EventView], str]] = {
     "resolved": _resolved_line,
     "alert_resolved": _alert_resolved_line,
     "declared": _declared_line,
+    "reopened": _reopened_line,
+    "check_result": _check_line,
 }
 
 
@@ -607,6 +640,11 @@ _HELP_COMMANDS = (
     ("resolve [summary]", "resolve the incident; the summary goes into the postmortem"),
     ("steps", "show the playbook's checklist and where the incident is in it"),
     ("postmortem", "show the postmortem draft built from the timeline"),
+    (
+        "silence <matchers> <duration> [reason]",
+        "keep matching alerts from paging, e.g. during maintenance",
+    ),
+    ("silences", "list active silences, with Unsilence buttons"),
     ("reload", "admins: re-read playbooks and the on-call file"),
 )
 
@@ -830,3 +868,35 @@ def skip_modal(step: StepView, incident_number: int) -> dict[str, Any]:
             },
         ],
     }
+
+
+# --- Silences ------------------------------------------------------------------------------
+
+UNSILENCE_ACTION = "silence_end"
+
+
+def silence_list(items: Sequence[SilenceView]) -> Message:
+    """``/incident silences``: what is silenced, until when, by whom, with Unsilence buttons."""
+    if not items:
+        return _message("No active silences.", [_section("🔔 No active silences.")])
+    blocks: list[Block | None] = [_section(f"*🔕 {len(items)} active silence(s)*")]
+    for item in items[:20]:
+        matchers = " ".join(_code(m) for m in item.matchers)
+        reason = f" — {_text(item.reason, 300)}" if item.reason else ""
+        text = (
+            f"{matchers}{reason}\nuntil {ts(item.ends_at)} · by {mention(item.created_by)}"
+            f" · {item.matched} alert(s) kept quiet"
+        )
+        blocks.append(
+            {
+                "type": "section",
+                "text": _mrkdwn(text, SECTION_TEXT),
+                "accessory": _button("Unsilence", UNSILENCE_ACTION, str(item.id), style=None),
+            }
+        )
+    return _message(f"{len(items)} active silence(s)", blocks)
+
+
+def silence_created(item: SilenceView) -> str:
+    matchers = " ".join(_code(m) for m in item.matchers)
+    return f"🔕 Silenced {matchers} until {ts(item.ends_at)} (silence {item.id})."

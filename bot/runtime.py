@@ -98,6 +98,8 @@ class Runtime:
     config: LoadedConfig
     clock: Clock = utcnow
     after_commit: Callable[[], None] = lambda: None  # wakes the dispatcher
+    # Edges that hold configuration of their own (alert sources) reload with the core.
+    reload_hooks: list[Callable[[], list[Problem]]] = field(default_factory=list)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
@@ -109,6 +111,7 @@ class Runtime:
     def reload_config(self) -> list[Problem]:
         """Re-read playbooks and on-call (SIGHUP, ``/incident reload``); swap in one step."""
         self.config = LoadedConfig.load(self.settings).keeping_good_parts_of(self.config)
-        for problem in self.config.problems:
+        problems = [*self.config.problems, *(p for hook in self.reload_hooks for p in hook())]
+        for problem in problems:
             log.warning("config: %s", problem)
-        return self.config.problems
+        return problems

@@ -20,10 +20,11 @@ TICK_SECONDS = 2
 
 
 async def tick(rt: Runtime, dispatcher: Dispatcher) -> None:
-    try:
-        await service.escalate_due(rt)
-    except Exception:  # a database blip must not kill the heartbeat
-        log.exception("escalation tick failed")
+    for job in (service.escalate_due, service.auto_resolve_due):
+        try:
+            await job(rt)
+        except Exception:  # a database blip must not kill the heartbeat
+            log.exception("scheduler: %s failed", job.__name__)
     dispatcher.wake()  # effects whose retry time has come
 
 

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import incidents, intake, paging, steps
+from bot import effects, incidents, intake, paging, silences, steps
 from bot.alerts import NormalizedAlert
 from bot.errors import UserError
 from bot.incidents import IncidentRef
 from bot.models import Incident, KeyValue
 from bot.postmortem import render_markdown
 from bot.runtime import Runtime
-from bot.snapshot import IncidentSnapshot, IncidentView, StepView
+from bot.snapshot import IncidentSnapshot, IncidentView, SilenceView, StepView
 from bot.sql import insert
 
 
@@ -108,6 +108,16 @@ async def postmortem(rt: Runtime, ref: IncidentRef) -> str:
     return render_markdown(await get_snapshot(rt, ref))
 
 
+async def share_postmortem(rt: Runtime, ref: IncidentRef) -> Outcome:
+    """Regenerate the postmortem from the timeline and attach it to the incident channel."""
+    async with rt.unit_of_work() as session:
+        incident = await incidents.find(session, ref)
+        effects.post_postmortem(session, incident, now=rt.clock())
+        where = f"<#{incident.channel_id}>" if incident.channel_id else "the incident channel"
+        message = f"The postmortem of incident #{incident.number} is being attached to {where}."
+        return await _outcome(session, rt, incident, message)
+
+
 async def escalate_due(rt: Runtime, limit: int = 100) -> int:
     """Escalate pages past their deadline, one transaction each; returns how many escalated."""
     now = rt.clock()
@@ -170,6 +180,57 @@ def reload_config(rt: Runtime, actor: str) -> str:
         return summary
     listed = "\n".join(f"• {p}" for p in problems[:10])
     return f"{summary}\n{len(problems)} problem(s):\n{listed}"
+
+
+async def confirm_subscription(rt: Runtime, url: str, topic: str) -> None:
+    async with rt.unit_of_work() as session:
+        effects.confirm_subscription(session, url, topic, now=rt.clock())
+
+
+async def keep_open(rt: Runtime, actor: str, incident_id: int) -> Outcome:
+    """Someone objects to the automatic resolution of a quiet incident."""
+    async with rt.unit_of_work() as session:
+        incident = await incidents.lock(session, incident_id)
+        if incident is None or not incident.is_open or incident.auto_resolve_at is None:
+            raise UserError("Nothing to keep open: this incident is not waiting to auto-resolve.")
+        await incidents.cancel_auto_resolve(session, incident, actor, now=rt.clock())
+        return await _outcome(
+            session, rt, incident, "The incident stays open until someone resolves it."
+        )
+
+
+async def auto_resolve_due(rt: Runtime) -> int:
+    """Resolve incidents whose alerts all resolved and stayed quiet for the playbook's period."""
+    now = rt.clock()
+    async with rt.db.transaction() as session:
+        due = await incidents.due_for_auto_resolve(session, now)
+    for incident_id in due:
+        async with rt.unit_of_work() as session:
+            incident = await incidents.lock(session, incident_id, skip_locked=True)
+            if incident is None or not incident.is_open or incident.auto_resolve_at is None:
+                continue
+            if incident.auto_resolve_at > now:
+                continue
+            summary = "Every alert resolved and stayed quiet; Warroom resolved it automatically."
+            await incidents.resolve(session, incident, None, summary, now=now)
+    return len(due)
+
+
+async def silence(rt: Runtime, actor: str, text: str) -> SilenceView:
+    request = silences.parse_request(text)
+    async with rt.unit_of_work() as session:
+        created = await silences.create(session, request, actor, now=rt.clock())
+        return silences.view(created)
+
+
+async def unsilence(rt: Runtime, actor: str, silence_id: int) -> SilenceView:
+    async with rt.unit_of_work() as session:
+        return silences.view(await silences.end(session, silence_id, actor, now=rt.clock()))
+
+
+async def list_silences(rt: Runtime) -> list[SilenceView]:
+    async with rt.db.transaction() as session:
+        return [silences.view(s) for s in await silences.active(session, rt.clock())]
 
 
 async def webhook_token(rt: Runtime) -> tuple[str, bool]:

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     playbooks_dir: Path = Field(Path("./playbooks"), alias="WARROOM_PLAYBOOKS")
     oncall_file: Path = Field(Path("./oncall.yaml"), alias="WARROOM_ONCALL")
     port: int = Field(3000, alias="PORT")
+    sources_file: Path = Field(Path("./sources.yaml"), alias="WARROOM_SOURCES")
+    grafana_secret: str | None = Field(None, alias="WARROOM_GRAFANA_SECRET")
     # Slack user IDs allowed to run admin commands such as `/incident reload`.
     admins: str = Field("", alias="WARROOM_ADMINS")
 
@@ -39,7 +41,13 @@ class Settings(BaseSettings):
         # segment ("api") would be silently dropped.
         return url if url.endswith("/") else url + "/"
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "webhook_token")
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "webhook_token",
+        "grafana_secret",
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None

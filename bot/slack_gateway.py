@@ -180,7 +180,7 @@ class SlackGateway:
         await self._post_live(payload["incident_id"], "card_ts", render.incident_card, pin=True)
 
     async def refresh_card(self, payload: dict[str, Any]) -> None:
-        await self._refresh_live(payload["incident_id"], "card_ts", render.incident_card, pin=True)
+        await self._refresh_live(payload["incident_id"], "card_ts", render.incident_card)
 
     async def post_steps(self, payload: dict[str, Any]) -> None:
         await self._post_live(payload["incident_id"], "steps_ts", render.steps_message)
@@ -198,15 +198,12 @@ class SlackGateway:
         if pin:
             await self._best_effort("pins.add", channel=channel, timestamp=data["ts"])
 
-    async def _refresh_live(
-        self, incident_id: int, ts_column: str, view: LiveView, *, pin: bool = False
-    ) -> None:
+    async def _refresh_live(self, incident_id: int, ts_column: str, view: LiveView) -> None:
         async with self.rt.db.transaction() as session:
             ts = await session.scalar(
                 select(getattr(Incident, ts_column)).where(Incident.id == incident_id)
             )
-        if ts is None:  # never posted (its post failed for good): post it now
-            await self._post_live(incident_id, ts_column, view, pin=pin)
+        if ts is None:  # not posted yet: the post will show the latest state anyway
             return
         snap, channel = await self._channel(incident_id)
         await self.transport.call("chat.update", channel=channel, ts=ts, **view(snap))

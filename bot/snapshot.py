@@ -7,7 +7,7 @@ in one query batch so no renderer ever touches the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 
@@ -22,6 +22,7 @@ class AlertView:
     starts_at: datetime
     ends_at: datetime | None
     links: dict[str, str] = field(default_factory=dict)
+    flapping: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,17 @@ class EventView:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowupView:
+    """A follow-up action agreed during or after the incident; listed in the postmortem."""
+
+    id: int
+    text: str
+    owner: str | None  # Slack user ID
+    due: date | None
+    done: bool
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentView:
     id: int
     number: int
@@ -92,6 +104,7 @@ class IncidentSnapshot:
     pages: list[PageView]
     steps: list[StepView]
     events: list[EventView]
+    followups: list[FollowupView] = field(default_factory=list)
 
     @property
     def firing(self) -> list[AlertView]:
@@ -102,3 +115,15 @@ class IncidentSnapshot:
         """The first step still pending: the one the checklist highlights."""
         pending = [s for s in self.steps if s.state == "pending"]
         return min(pending, key=lambda s: s.position) if pending else None
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceView:
+    id: int
+    matchers: list[str]
+    reason: str
+    created_by: str
+    starts_at: datetime
+    ends_at: datetime
+    ended_by: str | None
+    matched: int

@@ -29,6 +29,8 @@ class Kind(StrEnum):
     NOTE = "note"
     STATUS = "status"
     RESOLVED = "resolved"
+    REOPENED = "reopened"
+    AUTO_RESOLVE_CANCELLED = "auto_resolve_cancelled"
     STEP_DONE = "step_done"
     STEP_SKIPPED = "step_skipped"
     CHECK_RESULT = "check_result"

@@ -1,10 +1,11 @@
-"""HTTP edge for monitoring: ``POST /alerts/{source}``.
+"""HTTP edge for monitoring: ``POST /alerts/{source}`` and the sender-specific routes.
 
-Authenticates the sender, bounds and parses the body with that source's parser, and
-hands the normalised alerts to intake in one call. It answers only after the alerts are
-committed (so a 2xx means "stored") and never waits on Slack. Status codes follow what
-senders do with them: Alertmanager retries 5xx but not 4xx, so a malformed payload gets
-a 4xx (retrying cannot fix it) and an unreachable database gets a 503 (it can).
+Each route authenticates the sender, bounds and parses the body with that source's
+parser, and hands the normalised alerts to intake in one call. It answers only after the
+alerts are committed (so a 2xx means "stored") and never waits on Slack. Status codes
+follow what senders do with them: Alertmanager and Datadog retry 5xx but not 4xx, so a
+malformed payload gets a 4xx (retrying cannot fix it) and an unreachable database a 503
+(it can).
 """
 
 from __future__ import annotations
@@ -12,14 +13,27 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import service
+from bot.alerts import NormalizedAlert
+from bot.config import Problem
 from bot.runtime import Runtime
-from handlers.parsers import PARSERS, PayloadError
+from handlers.parsers import (
+    PARSERS,
+    Parser,
+    PayloadError,
+    cloudwatch,
+    generic,
+    grafana,
+    pagerduty,
+    with_generic,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -27,59 +41,165 @@ router = APIRouter()
 MAX_BODY = 1024 * 1024
 
 
-class BodyTooLarge(Exception):
-    pass
+class Rejected(Exception):
+    """The request is refused with this status and message; nothing was stored."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def authorized(request: Request, expected: str) -> bool:
-    header = request.headers.get("authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    given = (
+def _given_token(request: Request) -> str:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return (
         credentials.strip() if scheme.lower() == "bearer" else request.query_params.get("token", "")
     )
+
+
+def _same(given: str, expected: str) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def authorized(request: Request, expected: str) -> bool:
+    return _same(_given_token(request), expected)
+
+
+def _require_token(request: Request, *, also: str = "") -> None:
+    """The webhook token, as a Bearer header or ``?token=``; ``also`` is a sender's own field."""
+    expected = request.app.state.webhook_token
+    if not (authorized(request, expected) or _same(also, expected)):
+        raise Rejected(
+            401, "missing or wrong token: send 'Authorization: Bearer <token>' or ?token="
+        )
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     """Read at most ``limit`` bytes, refusing early on a declared or actual larger body."""
+    too_large = Rejected(413, f"body is larger than {limit} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
+        raise too_large
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise BodyTooLarge
+            raise too_large
     return bytes(body)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(body: bytes) -> Any:
+    """Strict JSON: no NaN/Infinity (the database's JSON refuses them), bounded nesting."""
+    try:
+        return json.loads(body, parse_constant=_no_constants)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, huge ints
+        reason = str(exc) if not isinstance(exc, RecursionError) else "nested too deeply"
+        raise Rejected(400, f"body is not valid JSON: {reason[:200]}") from None
+
+
+async def _ingest(rt: Runtime, alerts: list[NormalizedAlert]) -> dict[str, Any]:
+    try:
+        result = await service.ingest_alerts(rt, alerts)
+    except (SQLAlchemyError, OSError):  # asyncpg raises a bare OSError when it cannot connect
+        log.exception("intake failed")
+        raise Rejected(503, "database unavailable; retry later") from None
+    return result.as_dict()
+
+
+class Sources:
+    """The parser for each ``/alerts/{source}``: the built-in ones plus ``WARROOM_SOURCES``.
+
+    Kept at the edge (parsers are edges) and rebuilt when the runtime reloads its config.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.parsers: dict[str, Parser] = dict(PARSERS)
+
+    def reload(self) -> list[Problem]:
+        if not self.path.is_file():  # the file is optional: no generic sources configured
+            self.parsers = dict(PARSERS)
+            return []
+        sources, problems = generic.load_sources(self.path)
+        self.parsers, refused = with_generic(sources)
+        return [Problem(str(self.path), None, "", line) for line in [*problems, *refused]]
+
+
+async def rejected(request: Request, exc: Exception) -> JSONResponse:
+    """The app's handler for ``Rejected``: a 4xx/503 with a message, never a 500."""
+    assert isinstance(exc, Rejected)
+    return _error(exc.status, exc.message)
+
+
+@router.post("/alerts/pagerduty/v2/enqueue")
+async def pagerduty_enqueue(request: Request) -> JSONResponse:
+    """PagerDuty's Events API v2, so anything that can page PagerDuty can page Warroom."""
+    payload = parse_json(await read_body(request, 512 * 1024))
+    _require_token(request, also=pagerduty.routing_key_of(payload))
+    try:
+        alert, dedup_key = pagerduty.parse_event(payload)
+    except PayloadError as exc:
+        body = {
+            "status": "invalid event",
+            "message": "Event object is invalid",
+            "errors": [str(exc)],
+        }
+        return JSONResponse(body, status_code=400)
+    await _ingest(request.app.state.runtime, [alert])
+    body = {"status": "success", "message": "Event processed", "dedup_key": dedup_key}
+    return JSONResponse(body, status_code=202)
+
+
+@router.post("/alerts/cloudwatch")
+async def cloudwatch_sns(request: Request) -> JSONResponse:
+    """Amazon SNS: JSON sent as text/plain; a new subscription must be confirmed first."""
+    _require_token(request)
+    payload = parse_json(await read_body(request))
+    try:
+        envelope = cloudwatch.parse_envelope(payload)
+        declared = request.headers.get(cloudwatch.MESSAGE_TYPE_HEADER)
+        if declared and declared != envelope.type:
+            raise PayloadError(
+                f"{cloudwatch.MESSAGE_TYPE_HEADER} says {declared!r}, body says {envelope.type!r}"
+            )
+        confirm = cloudwatch.subscription_confirm_url(envelope)
+        alerts = [] if confirm else cloudwatch.parse(payload)
+    except PayloadError as exc:
+        raise Rejected(400, f"invalid cloudwatch payload: {exc}") from None
+    rt: Runtime = request.app.state.runtime
+    if confirm:
+        await service.confirm_subscription(rt, confirm, envelope.topic_arn or "")
+        return JSONResponse({"subscription": "confirming"})
+    return JSONResponse(await _ingest(rt, alerts))
 
 
 @router.post("/alerts/{source}")
 async def receive_alerts(source: str, request: Request) -> JSONResponse:
     rt: Runtime = request.app.state.runtime
-    parser = PARSERS.get(source)
+    parsers = request.app.state.sources.parsers
+    parser = parsers.get(source)
     if parser is None:
-        known = ", ".join(sorted(PARSERS))
-        return _error(404, f"unknown alert source {source!r}; known sources: {known}")
-    if not authorized(request, request.app.state.webhook_token):
-        return _error(
-            401, "missing or wrong token: send 'Authorization: Bearer <token>' or ?token="
-        )
+        known = ", ".join(sorted(parsers))
+        raise Rejected(404, f"unknown alert source {source!r}; known sources: {known}")
+    _require_token(request)
+    body = await read_body(request)
+    secret = rt.settings.grafana_secret
+    if (
+        source == grafana.SOURCE
+        and secret
+        and not grafana.verify_signature(body, request.headers, secret)
+    ):
+        raise Rejected(401, f"missing or wrong {grafana.SIGNATURE_HEADER}")
     try:
-        payload = json.loads(await read_body(request))
-        alerts = parser(payload)
-    except BodyTooLarge:
-        return _error(413, f"body is larger than {MAX_BODY} bytes")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _error(400, f"body is not valid JSON: {exc}")
+        alerts = parser(parse_json(body))
     except PayloadError as exc:
-        return _error(400, f"invalid {source} payload: {exc}")
-    try:
-        result = await service.ingest_alerts(rt, alerts)
-    except (SQLAlchemyError, OSError):  # asyncpg raises a bare OSError when it cannot connect
-        log.exception("intake failed")
-        return _error(503, "database unavailable; retry later")
-    return JSONResponse(result.as_dict())
+        raise Rejected(400, f"invalid {source} payload: {exc}") from None
+    return JSONResponse(await _ingest(rt, alerts))

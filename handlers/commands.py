@@ -98,12 +98,20 @@ async def _steps(rt: Runtime, cmd: Command) -> Reply:
 
 
 async def _postmortem(rt: Runtime, cmd: Command) -> Reply:
-    markdown = await service.postmortem(rt, cmd.ref)
-    return _text(f"```{mrkdwn.truncate(mrkdwn.escape(markdown), 3000)}```")
+    return _text((await service.share_postmortem(rt, cmd.ref)).message)
 
 
 async def _reload(rt: Runtime, cmd: Command) -> Reply:
     return _text(mrkdwn.escape(service.reload_config(rt, cmd.user)))
+
+
+async def _silence(rt: Runtime, cmd: Command) -> Reply:
+    created = await service.silence(rt, cmd.user, cmd.rest)
+    return {"response_type": "in_channel", "text": render.silence_created(created)}
+
+
+async def _silences(rt: Runtime, cmd: Command) -> Reply:
+    return {"response_type": "ephemeral", **render.silence_list(await service.list_silences(rt))}
 
 
 HANDLERS: dict[str, Handler] = {
@@ -117,6 +125,8 @@ HANDLERS: dict[str, Handler] = {
     "postmortem": _postmortem,
     "steps": _steps,
     "reload": _reload,
+    "silence": _silence,
+    "silences": _silences,
 }
 
 

@@ -50,6 +50,23 @@ def build_app(rt: Runtime, client: AsyncWebClient, signing_secret: str | None) -
         ref = IncidentRef(id=_int(body["actions"][0].get("value")) or 0)
         await _attempt(respond, service.acknowledge(rt, body["user"]["id"], ref))
 
+    @app.action(render.KEEP_OPEN_ACTION)
+    async def keep_open(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        incident_id = _int(body["actions"][0].get("value")) or 0
+        await _attempt(respond, service.keep_open(rt, body["user"]["id"], incident_id))
+
+    @app.action(render.UNSILENCE_ACTION)
+    async def unsilence(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        silence_id = _int(body["actions"][0].get("value")) or 0
+        try:
+            ended = await service.unsilence(rt, body["user"]["id"], silence_id)
+        except UserError as exc:
+            await _reply(respond, str(exc))
+            return
+        await _reply(respond, f"🔔 Silence {ended.id} ended; matching alerts page again.")
+
     @app.action(render.STEP_DONE_ACTION)
     async def step_done(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()

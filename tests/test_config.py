@@ -121,12 +121,7 @@ def test_duration_type_rejects(value: object, says: str) -> None:
 def test_shipped_playbooks_load_without_problems() -> None:
     playbooks, problems = load_playbooks(SHIPPED_PLAYBOOKS)
     assert problems == []
-    assert {p.id for p in playbooks} == {
-        "model-drift",
-        "inference-latency-errors",
-        "gpu-training-cluster",
-        "default",
-    }
+    assert {"model-drift", "inference-latency", "gpu-node", "default"} <= {p.id for p in playbooks}
     assert playbooks.default.source_file == str(SHIPPED_PLAYBOOKS / "default.yaml")
     assert playbooks.default.page == ["aiops-specialist"]
 
@@ -170,11 +165,11 @@ def test_sample_alertmanager_alerts_route_to_model_drift(samples: Path) -> None:
     [
         ({"alertname": "DataDriftPSI", "severity": "warning"}, "model-drift"),
         ({"alertname": "ModelDriftHigh", "severity": "info"}, "default"),
-        ({"alertname": "InferenceLatencyP99High", "service": "ranker"}, "inference-latency-errors"),
-        ({"alertname": "InferenceErrorRateHigh"}, "inference-latency-errors"),
-        ({"alertname": "GPUXidError", "node": "gpu-17"}, "gpu-training-cluster"),
-        ({"alertname": "TrainingJobFailed"}, "gpu-training-cluster"),
-        ({"alertname": "NodeNotReady"}, "gpu-training-cluster"),
+        ({"alertname": "InferenceLatencyP99High", "service": "ranker"}, "inference-latency"),
+        ({"alertname": "InferenceErrorRateHigh"}, "inference-errors"),
+        ({"alertname": "GPUXidError", "node": "gpu-17"}, "gpu-node"),
+        ({"alertname": "TrainingJobFailed"}, "training-job-failure"),
+        ({"alertname": "NodeNotReady"}, "gpu-node"),
         ({"alertname": "NodeNotReadyForLong"}, "default"),
         ({"alertname": "DiskFull"}, "default"),
     ],

@@ -97,6 +97,7 @@ async def test_same_notification_twice_gives_one_incident_and_one_page(
         "duplicates": 2,
         "resolved": 0,
         "acknowledged": 0,
+        "silenced": 0,
         "incidents_opened": [],
         "incidents_joined": [],
     }
@@ -181,9 +182,12 @@ async def test_slash_commands_in_the_incident_channel(
     texts = [c.params["text"] for c in channel_posts(bot.slack.calls(), channel)]
     assert any("PSI spike matches" in t for t in texts)
     assert any("rolling back feature pipeline" in t for t in texts)
-    upload = bot.slack.calls("files.completeUploadExternal")
-    assert len(upload) == 1
-    postmortem = (await bot.slash("postmortem", "UDS2", channel)).json()["text"]
+    assert len(bot.slack.calls("files.completeUploadExternal")) == 1
+    reply = (await bot.slash("postmortem", "UDS2", channel)).json()["text"]
+    assert reply == f"The postmortem of incident #1 is being attached to <#{channel}>."
+    await bot.settle()
+    assert len(bot.slack.calls("files.completeUploadExternal")) == 2  # regenerated
+    postmortem = list(bot.slack.uploads.values())[-1].decode()
     assert "Incident #1" in postmortem
     assert "PSI spike matches the upstream schema change" in postmortem
     # Detected 2 minutes before the page went out, acknowledged at once, resolved 23 later.
