@@ -24,6 +24,7 @@ from bot.clock import Clock, utcnow
 from bot.db import Database
 from bot.dispatcher import Dispatcher, Router
 from bot.effects import EffectKind
+from bot.intake_queue import IntakeQueue
 from bot.runtime import LoadedConfig, Runtime
 from bot.settings import Settings
 from bot.slack_gateway import (
@@ -94,6 +95,7 @@ def create_app(
     for problem in app.state.sources.reload():
         log.warning("config: %s", problem)
     app.state.dispatcher = dispatcher
+    app.state.intake = IntakeQueue(rt)
     app.include_router(health.router)
     app.include_router(alerts.router)
     app.add_exception_handler(alerts.Rejected, alerts.rejected)

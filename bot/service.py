@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import effects, incidents, intake, paging, silences, steps
-from bot.alerts import NormalizedAlert
+from bot import effects, incidents, paging, silences, steps
 from bot.errors import UserError
 from bot.incidents import IncidentRef
 from bot.models import Incident, KeyValue
@@ -28,11 +27,6 @@ class Outcome:
 
     incident: IncidentView
     message: str
-
-
-async def ingest_alerts(rt: Runtime, alerts: list[NormalizedAlert]) -> intake.IntakeResult:
-    async with rt.unit_of_work() as session:
-        return await intake.ingest(session, rt.config, alerts, now=rt.clock())
 
 
 async def declare(rt: Runtime, actor: str, title: str) -> Outcome:
@@ -140,6 +134,9 @@ async def finish_step(
         step = await steps.find(session, step_id)
         incident = await incidents.lock(session, step.incident_id)
         assert incident is not None
+        # Re-read under the incident's lock: two people pressing Done at once must not
+        # both see the step pending.
+        await session.refresh(step)
         await steps.finish(
             session,
             incident,

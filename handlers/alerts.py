@@ -105,9 +105,9 @@ def parse_json(body: bytes) -> Any:
         raise Rejected(400, f"body is not valid JSON: {reason[:200]}") from None
 
 
-async def _ingest(rt: Runtime, alerts: list[NormalizedAlert]) -> dict[str, Any]:
+async def _ingest(request: Request, alerts: list[NormalizedAlert]) -> dict[str, Any]:
     try:
-        result = await service.ingest_alerts(rt, alerts)
+        result = await request.app.state.intake.submit(alerts)
     except (SQLAlchemyError, OSError):  # asyncpg raises a bare OSError when it cannot connect
         log.exception("intake failed")
         raise Rejected(503, "database unavailable; retry later") from None
@@ -153,7 +153,7 @@ async def pagerduty_enqueue(request: Request) -> JSONResponse:
             "errors": [str(exc)],
         }
         return JSONResponse(body, status_code=400)
-    await _ingest(request.app.state.runtime, [alert])
+    await _ingest(request, [alert])
     body = {"status": "success", "message": "Event processed", "dedup_key": dedup_key}
     return JSONResponse(body, status_code=202)
 
@@ -178,7 +178,7 @@ async def cloudwatch_sns(request: Request) -> JSONResponse:
     if confirm:
         await service.confirm_subscription(rt, confirm, envelope.topic_arn or "")
         return JSONResponse({"subscription": "confirming"})
-    return JSONResponse(await _ingest(rt, alerts))
+    return JSONResponse(await _ingest(request, alerts))
 
 
 @router.post("/alerts/{source}")
@@ -202,4 +202,4 @@ async def receive_alerts(source: str, request: Request) -> JSONResponse:
         alerts = parser(parse_json(body))
     except PayloadError as exc:
         raise Rejected(400, f"invalid {source} payload: {exc}") from None
-    return JSONResponse(await _ingest(rt, alerts))
+    return JSONResponse(await _ingest(request, alerts))
