@@ -74,6 +74,17 @@ async def _refresh(
     messages; an edit that comes before the message exists does nothing (the message is
     rendered with the latest state when it is posted).
     """
+    requested: set[str] = session.info.setdefault("refresh_requested", set())
+    if key in requested:  # already asked for in this transaction
+        return
+    requested.add(key)
+    with session.no_autoflush:  # effects added in this transaction are known to `requested`
+        await _add_refresh(session, kind, key, incident, now)
+
+
+async def _add_refresh(
+    session: AsyncSession, kind: EffectKind, key: str, incident: Incident, now: datetime
+) -> None:
     waiting = await session.scalar(
         select(Effect.id).where(
             Effect.ordering_key == key,

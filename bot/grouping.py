@@ -31,8 +31,11 @@ async def attach_firing(
     session: AsyncSession, config: LoadedConfig, row: Alert, target: Route, *, now: datetime
 ) -> tuple[Incident, bool]:
     """Put a new firing alert into its incident; True if that incident was opened for it."""
-    row.flapping = await _is_flapping(session, row, now)
-    incident = await incidents.find_open_by_group(session, target.group_key)
+    # Reads that need nothing pending: leaving the batch's UPDATEs and timeline INSERTs
+    # unflushed lets SQLAlchemy write them together, many rows a statement.
+    with session.no_autoflush:
+        row.flapping = await _is_flapping(session, row, now)
+        incident = await incidents.find_open_by_group(session, target.group_key)
     if incident is None:
         incident = await _reopenable(session, row, target, now)
         if incident is not None:

@@ -58,7 +58,8 @@ class _Batch:
 async def ingest(
     session: AsyncSession, config: LoadedConfig, alerts: list[NormalizedAlert], *, now: datetime
 ) -> IntakeResult:
-    batch = _Batch(config, now, await silences.active(session, now), IntakeResult(len(alerts)))
+    active = await silences.active_for_transaction(session, now)
+    batch = _Batch(config, now, active, IntakeResult(len(alerts)))
     for alert in alerts:
         await _ingest_one(session, batch, alert)
     return batch.result
@@ -130,7 +131,8 @@ async def _insert(
     stmt = stmt.on_conflict_do_nothing(
         index_elements=[Alert.source, Alert.fingerprint, Alert.starts_at]
     ).returning(Alert)
-    return await session.scalar(stmt)
+    with session.no_autoflush:  # earlier alerts' pending writes can wait for one flush
+        return await session.scalar(stmt)
 
 
 async def _open_rows(session: AsyncSession, alert: NormalizedAlert) -> list[Alert]:

@@ -83,6 +83,13 @@ async def active(session: AsyncSession, now: datetime) -> list[Silence]:
     return list(await session.scalars(query.order_by(Silence.id)))
 
 
+async def active_for_transaction(session: AsyncSession, now: datetime) -> list[Silence]:
+    """Active silences, read once per transaction (a batch of webhook requests shares it)."""
+    if "silences" not in session.info:
+        session.info["silences"] = await active(session, now)
+    return session.info["silences"]
+
+
 def matching(silences: list[Silence], labels: dict[str, str]) -> Silence | None:
     return next(
         (s for s in silences if all(m.matches(labels) for m in _compiled(tuple(s.matchers)))), None

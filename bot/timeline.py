@@ -46,8 +46,13 @@ async def record(
     actor: str | None = None,
     at: datetime | None = None,
     data: dict[str, Any] | None = None,
+    flush: bool = True,
 ) -> TimelineEvent:
-    """Append one event; ``at`` back-dates it (an alert that started before we heard of it)."""
+    """Append one event; ``at`` back-dates it (an alert that started before we heard of it).
+
+    ``flush=False`` leaves the INSERT to the next flush, so a storm's events are written in
+    a few multi-row statements; only a caller that needs ``event.id`` at once must flush.
+    """
     event = TimelineEvent(
         incident_id=incident.id,
         at=at or now,
@@ -58,5 +63,6 @@ async def record(
         data=data or {},
     )
     session.add(event)
-    await session.flush()
+    if flush:
+        await session.flush()
     return event

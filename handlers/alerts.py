@@ -82,7 +82,7 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     """Read at most ``limit`` bytes, refusing early on a declared or actual larger body."""
     too_large = Rejected(413, f"body is larger than {limit} bytes")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise too_large
     body = bytearray()
     async for chunk in request.stream():
@@ -96,13 +96,37 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+MAX_DEPTH = 64  # alert payloads are a few levels deep; parsers copy and walk them
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth, without recursion (the value may be nested thousands deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth <= MAX_DEPTH:
+            children = (
+                node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+            )
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def parse_json(body: bytes) -> Any:
     """Strict JSON: no NaN/Infinity (the database's JSON refuses them), bounded nesting."""
     try:
-        return json.loads(body, parse_constant=_no_constants)
+        payload = json.loads(body, parse_constant=_no_constants)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, huge ints
         reason = str(exc) if not isinstance(exc, RecursionError) else "nested too deeply"
         raise Rejected(400, f"body is not valid JSON: {reason[:200]}") from None
+    if _depth(payload) > MAX_DEPTH:
+        raise Rejected(400, f"body is not valid JSON: nested deeper than {MAX_DEPTH} levels")
+    try:  # "\ud800" is valid JSON but no database can store a lone UTF-16 surrogate
+        json.dumps(payload, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise Rejected(400, "body is not valid JSON: it contains an unpaired surrogate") from None
+    return payload
 
 
 async def _ingest(request: Request, alerts: list[NormalizedAlert]) -> dict[str, Any]:
