@@ -56,7 +56,7 @@ def create_app(
     if transport is None:
         transport = SlackWebTransport(client) if client else ConsoleSlack()
     checks = CheckRunner(rt, httpx.AsyncClient(follow_redirects=False))
-    gateway = SlackGateway(rt, transport)
+    gateway = SlackGateway(rt, transport, checks.client)
     routes = {kind: gateway.deliver for kind in gateway.kinds}
     routes[EffectKind.RUN_CHECK] = lambda _kind, payload: checks.run(payload)
     routes[EffectKind.CONFIRM_SUBSCRIPTION] = lambda _kind, payload: subscriptions.confirm(

@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.settings import Settings
 
@@ -49,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("file", type=Path)
     route.add_argument("--source", default="alertmanager")
     route.set_defaults(func=_route)
+
+    stats = sub.add_parser("stats", help="incident count, MTTA and MTTR from the timeline")
+    stats.add_argument("--days", type=int, default=30)
+    stats.set_defaults(func=_stats)
 
     postmortem = sub.add_parser("postmortem", help="print an incident's postmortem as Markdown")
     postmortem.add_argument("incident", type=int)
@@ -121,21 +126,32 @@ def _route(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stats(args: argparse.Namespace) -> int:
+    from bot import service
+
+    print(asyncio.run(_with_runtime(lambda rt: service.stats(rt, args.days))))
+    return 0
+
+
+async def _with_runtime(work: Any) -> Any:
+    """Run one service call against the configured database, outside the server."""
+    from bot.app import create_app
+
+    rt = create_app(Settings(), run_scheduler=False).state.runtime
+    try:
+        return await work(rt)
+    finally:
+        await rt.db.dispose()
+
+
 def _postmortem(args: argparse.Namespace) -> int:
     from bot import service
-    from bot.app import create_app
     from bot.errors import UserError
     from bot.incidents import IncidentRef
 
-    async def render() -> str:
-        rt = create_app(Settings(), run_scheduler=False).state.runtime
-        try:
-            return await service.postmortem(rt, IncidentRef(number=args.incident))
-        finally:
-            await rt.db.dispose()
-
+    ref = IncidentRef(number=args.incident)
     try:
-        print(asyncio.run(render()))
+        print(asyncio.run(_with_runtime(lambda rt: service.postmortem(rt, ref))))
     except UserError as exc:
         print(exc, file=sys.stderr)
         return 1

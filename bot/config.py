@@ -276,14 +276,19 @@ def _to_minutes(value: Any) -> int:
     """``"HH:MM"`` (00:00 to 24:00) as minutes after midnight.
 
     YAML 1.1 reads an unquoted ``17:30`` as the base-60 number 1050, which is the same count
-    of minutes, so it is accepted too; quoting the time avoids the surprise.
+    of minutes, so such numbers are accepted too. A number below 60 cannot come from that
+    (``0:30`` stays text) and is surely a mistake such as ``to: 17``.
     """
     if isinstance(value, str) and (found := re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())):
         hours, minutes = int(found[1]), int(found[2])
         value = hours * 60 + minutes if minutes < 60 else -1
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MINUTES_PER_DAY:
+        if 0 <= value <= MINUTES_PER_DAY:
+            return value
+    elif isinstance(value, int) and not isinstance(value, bool) and 60 <= value <= MINUTES_PER_DAY:
         return value
-    raise PydanticCustomError("clock_time", 'expected a local time like "09:00" (00:00 to 24:00)')
+    raise PydanticCustomError(
+        "clock_time", 'expected a local time in quotes like "09:00" (00:00 to 24:00)'
+    )
 
 
 def format_clock(minutes: int) -> str:
@@ -380,7 +385,7 @@ def _check_notify(value: str) -> str:
     if not _NOTIFY.fullmatch(value):
         raise PydanticCustomError(
             "notify",
-            "cannot notify {value!r}; expected {forms}",
+            "cannot notify '{value}'; expected {forms}",
             {"value": value, "forms": NOTIFY_FORMS},
         )
     return value
@@ -496,9 +501,8 @@ def _role_problems(role: Role) -> list[tuple[Loc, str]]:
         for position, level in enumerate(role.escalation.levels):
             loc: Loc = ("escalation", "levels", position, "notify")
             if level.kind in ("layer", "next") and level.target not in names:
-                message = (
-                    f"no layer named {level.target!r} in this role (layers: {', '.join(names)})"
-                )
+                defined = ", ".join(dict.fromkeys(names))
+                message = f"no layer named {level.target!r} in this role (layers: {defined})"
                 problems.append((loc, message))
             if level.kind == "lead" and role.lead is None:
                 problems.append((loc, "notifies the role's lead, but the role has no `lead`"))
@@ -516,23 +520,18 @@ def _overlapping_windows(layer: Layer) -> list[tuple[Loc, str]]:
             spans.append((start, min(end, week), position, day))
             if end > week:
                 spans.append((0, end - week, position, day))
-    spans.sort()
-    problems: list[tuple[Loc, str]] = []
-    reach: tuple[int, int, Weekday] | None = None  # the span that ends last so far
-    for start, end, position, day in spans:
-        if reach is not None and start < reach[0]:
-            _, other, other_day = reach
-            if other == position:
-                message = f"{day} is listed twice"
-            else:
-                message = (
-                    f"the {day} window ({layer.restrictions[position]}) overlaps the {other_day} "
-                    f"window of restrictions.{other} ({layer.restrictions[other]})"
+    problems: dict[tuple[int, int], str] = {}
+    for later, (start, end, position, day) in enumerate(spans):
+        for other_start, other_end, other, other_day in spans[:later]:
+            if start < other_end and other_start < end and (position, other) not in problems:
+                windows = layer.restrictions
+                problems[position, other] = (
+                    f"{day} is listed twice"
+                    if position == other
+                    else f"the {day} window ({windows[position]}) overlaps the {other_day} "
+                    f"window of restrictions.{other} ({windows[other]})"
                 )
-            problems.append((("restrictions", position), message))
-        if reach is None or end > reach[0]:
-            reach = (end, position, day)
-    return problems
+    return [(("restrictions", position), message) for (position, _), message in problems.items()]
 
 
 def _dotted(loc: Loc) -> str:

@@ -31,6 +31,9 @@ class EffectKind(StrEnum):
     REFRESH_STEPS = "refresh_steps"
     RUN_CHECK = "run_check"
     CONFIRM_SUBSCRIPTION = "confirm_subscription"
+    CAPTURE_MESSAGE = "capture_message"
+    REMIND_FOLLOWUPS = "remind_followups"
+    POST_RELATED = "post_related"
 
 
 def _incident_key(incident: Incident) -> str:
@@ -154,3 +157,34 @@ def post_postmortem(session: AsyncSession, incident: Incident, *, now: datetime)
 def confirm_subscription(session: AsyncSession, url: str, topic: str, *, now: datetime) -> None:
     """GET an (already vetted) SNS SubscribeURL: an outbound call like any other effect."""
     _add(session, EffectKind.CONFIRM_SUBSCRIPTION, f"sns:{topic}"[:80], now, url=url, topic=topic)
+
+
+def capture_message(
+    session: AsyncSession,
+    incident: Incident,
+    channel: str,
+    ts: str,
+    added_by: str,
+    *,
+    now: datetime,
+) -> None:
+    """Fetch a Slack message (its text and permalink) and add it to the timeline."""
+    payload = {"incident_id": incident.id, "channel": channel, "ts": ts, "added_by": added_by}
+    _add(session, EffectKind.CAPTURE_MESSAGE, f"capture:{incident.id}", now, **payload)
+
+
+def remind_followups(
+    session: AsyncSession, owner: str, followup_ids: list[int], *, now: datetime
+) -> None:
+    _add(
+        session,
+        EffectKind.REMIND_FOLLOWUPS,
+        f"followups:{owner}",
+        now,
+        owner=owner,
+        followup_ids=followup_ids,
+    )
+
+
+def post_related(session: AsyncSession, incident: Incident, *, now: datetime) -> None:
+    _add(session, EffectKind.POST_RELATED, _incident_key(incident), now, incident_id=incident.id)

@@ -17,9 +17,11 @@ from bot import effects, paging, steps, templating, timeline
 from bot.checks import describe_check
 from bot.config import Playbook
 from bot.errors import UserError
+from bot.followups import view as followup_view
 from bot.models import (
     Alert,
     Counter,
+    Followup,
     Incident,
     IncidentStatus,
     Page,
@@ -80,6 +82,7 @@ async def open_incident(
     await _record_opening(session, incident, playbook, now=now)
     effects.open_channel(session, incident, now=now)
     await steps.create(session, incident, playbook, now=now)
+    effects.post_related(session, incident, now=now)
     effects.invite(session, incident, [declared_by] if declared_by else [], now=now)
     for role_id in playbook.page:
         await paging.page_role(
@@ -284,6 +287,69 @@ async def resolve(
     return event
 
 
+SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
+
+
+async def mitigated(
+    session: AsyncSession, incident: Incident, actor: str, text: str, *, now: datetime
+) -> TimelineEvent:
+    """The bleeding has stopped (rolled back, failed over) though the cause may remain."""
+    require_open(incident)
+    event = await timeline.record(
+        session, incident, Kind.MITIGATED, text or "Mitigated", now=now, actor=actor
+    )
+    effects.post_event(session, event, now=now)
+    await effects.refresh_card(session, incident, now=now)
+    return event
+
+
+async def set_severity(
+    session: AsyncSession, incident: Incident, actor: str, severity: str, *, now: datetime
+) -> TimelineEvent:
+    severity = severity.strip().lower()
+    if severity not in SEVERITIES:
+        raise UserError(f"Severity must be one of {', '.join(SEVERITIES)} (sev1 is the worst).")
+    if severity == incident.severity:
+        raise UserError(f"Incident #{incident.number} is already {severity.upper()}.")
+    before, incident.severity = incident.severity, severity
+    event = await timeline.record(
+        session,
+        incident,
+        Kind.SEVERITY_CHANGED,
+        f"Severity changed from {before.upper()} to {severity.upper()}",
+        now=now,
+        actor=actor,
+        data={"from": before, "to": severity},
+    )
+    effects.post_event(session, event, now=now)
+    await effects.refresh_card(session, incident, now=now)
+    return event
+
+
+async def assign(
+    session: AsyncSession, incident: Incident, actor: str, role: str, user: str, *, now: datetime
+) -> TimelineEvent:
+    """Give someone an incident role (incident-commander, comms, scribe, …) and invite them."""
+    role = slug(role, 40)
+    if role in ("commander", "ic"):
+        role = "incident-commander"
+    if role == "incident-commander":
+        incident.commander = user
+    event = await timeline.record(
+        session,
+        incident,
+        Kind.ROLE_ASSIGNED,
+        f"{user} is now {role}",
+        now=now,
+        actor=actor,
+        data={"role": role, "user": user},
+    )
+    effects.post_event(session, event, now=now)
+    effects.invite(session, incident, [user], now=now)
+    await effects.refresh_card(session, incident, now=now)
+    return event
+
+
 async def cancel_auto_resolve(
     session: AsyncSession, incident: Incident, actor: str, *, now: datetime
 ) -> None:
@@ -304,6 +370,22 @@ async def due_for_auto_resolve(session: AsyncSession, now: datetime) -> list[int
         Incident.status == IncidentStatus.OPEN, Incident.auto_resolve_at <= now
     )
     return list(await session.scalars(query))
+
+
+async def by_ids(session: AsyncSession, ids: set[int]) -> list[Incident]:
+    return list(await session.scalars(select(Incident).where(Incident.id.in_(ids)))) if ids else []
+
+
+async def detected_between(session: AsyncSession, since: datetime, until: datetime) -> list[int]:
+    query = select(Incident.id).where(Incident.detected_at >= since, Incident.detected_at < until)
+    return list(await session.scalars(query.order_by(Incident.id).limit(2000)))
+
+
+async def recent_resolved(session: AsyncSession, limit: int, *, exclude: int) -> list[int]:
+    query = select(Incident.id).where(
+        Incident.status == IncidentStatus.RESOLVED, Incident.id != exclude
+    )
+    return list(await session.scalars(query.order_by(Incident.id.desc()).limit(limit)))
 
 
 async def list_open(session: AsyncSession) -> list[Incident]:
@@ -349,7 +431,12 @@ async def snapshot(
         .where(TimelineEvent.incident_id == incident_id)
         .order_by(TimelineEvent.at, TimelineEvent.id)
     )
+    followups = await session.scalars(
+        select(Followup).where(Followup.incident_id == incident_id).order_by(Followup.id)
+    )
+    events = _without_removed(list(events))
     return IncidentSnapshot(
+        followups=[followup_view(f) for f in followups],
         incident=view(incident, config),
         alerts=[_alert_view(a) for a in alerts],
         pages=[_page_view(p, config) for p in pages],
@@ -437,6 +524,12 @@ def _step_view(step: StepProgress) -> StepView:
         check_outcome=step.check_outcome,
         check_detail=step.check_detail,
     )
+
+
+def _without_removed(events: list[TimelineEvent]) -> list[TimelineEvent]:
+    """Entries someone removed stay in the table but leave the timeline people read."""
+    removed = {e.data.get("event_id") for e in events if e.kind == Kind.ENTRY_REMOVED}
+    return [e for e in events if e.id not in removed]
 
 
 def _event_view(event: TimelineEvent) -> EventView:

@@ -7,12 +7,13 @@ one open incident per group key, one page per ``(incident, role, attempt)``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -123,6 +124,7 @@ class Incident(Base):
     # Set when every alert has resolved and the playbook says `auto_resolve`; cleared by a
     # new alert or by someone pressing "Keep open".
     auto_resolve_at: Mapped[datetime | None] = mapped_column(index=True)
+    commander: Mapped[str | None] = mapped_column(String(32))
     opened_at: Mapped[datetime]
     detected_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
@@ -225,7 +227,11 @@ class TimelineEvent(Base):
     """Append-only record of everything that happened; the postmortem is built from it."""
 
     __tablename__ = "timeline_events"
-    __table_args__ = (Index("ix_timeline_incident_at", "incident_id", "at"),)
+    __table_args__ = (
+        Index("ix_timeline_incident_at", "incident_id", "at"),
+        # A Slack message added twice (pinned, then via the shortcut) is one entry.
+        UniqueConstraint("incident_id", "source_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
@@ -235,6 +241,43 @@ class TimelineEvent(Base):
     actor: Mapped[str | None] = mapped_column(String(32))  # Slack user ID; None = Warroom
     text: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]]
+    source_key: Mapped[str | None] = mapped_column(String(120))  # e.g. slack:C1:1700.0001
+
+
+class SlackEvent(Base):
+    """Events API deliveries seen, by ``event_id``: Slack retries, and we must act once."""
+
+    __tablename__ = "slack_events"
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Postmortem(Base):
+    """Every generated postmortem, kept: a reviewer can see what changed between versions."""
+
+    __tablename__ = "postmortems"
+    __table_args__ = (UniqueConstraint("incident_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    version: Mapped[int]
+    markdown: Mapped[str] = mapped_column(Text)
+    narrative: Mapped[str | None] = mapped_column(Text)  # the LLM's draft, if any
+    created_at: Mapped[datetime]
+
+
+class Followup(Base):
+    __tablename__ = "followups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(32), index=True)
+    due: Mapped[date | None] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(32))
 
 
 class Effect(Base):

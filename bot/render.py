@@ -24,9 +24,11 @@ from bot.clock import as_utc
 from bot.mrkdwn import channel_link, escape, mention, truncate, ts
 from bot.postmortem import Postmortem
 from bot.postmortem import build as build_postmortem
+from bot.related import Related
 from bot.snapshot import (
     AlertView,
     EventView,
+    FollowupView,
     IncidentSnapshot,
     IncidentView,
     PageView,
@@ -645,6 +647,14 @@ _HELP_COMMANDS = (
         "keep matching alerts from paging, e.g. during maintenance",
     ),
     ("silences", "list active silences, with Unsilence buttons"),
+    ("mitigated [text]", "the impact has stopped, though the cause may remain"),
+    ("severity <sev1-4>", "change the severity"),
+    ("assign <role> @user", "give someone a role, e.g. incident-commander"),
+    ("timeline", "show the latest timeline entries; 📌 a message to add it"),
+    ("remove <entry number>", "take an entry you added out of the timeline"),
+    ("followup <text> [@owner] [YYYY-MM-DD]", "record a follow-up action"),
+    ("followups", "open follow-ups across incidents"),
+    ("stats [30d]", "incident count, MTTA, MTTR by severity, playbook and role"),
     ("reload", "admins: re-read playbooks and the on-call file"),
 )
 
@@ -900,3 +910,81 @@ def silence_list(items: Sequence[SilenceView]) -> Message:
 def silence_created(item: SilenceView) -> str:
     matchers = " ".join(_code(m) for m in item.matchers)
     return f"🔕 Silenced {matchers} until {ts(item.ends_at)} (silence {item.id})."
+
+
+# --- Postmortem, follow-ups, related incidents, timeline -----------------------------------
+
+FOLLOWUP_DONE_ACTION = "followup_done"
+
+
+def postmortem_summary(snap: IncidentSnapshot, version: int) -> Message:
+    """The short message that goes with the attached postmortem document."""
+    facts = build_postmortem(snap)
+    figures = [
+        f"time to acknowledge {_maybe_duration(facts.tta.value)}",
+        f"time to mitigate {_maybe_duration(facts.ttm.value)}",
+        f"time to resolve {_maybe_duration(facts.ttr.value)}",
+    ]
+    done = sum(s.state == "done" for s in snap.steps)
+    lines = [
+        f"*📄 Postmortem of {_title(snap.incident)}* (version {version})",
+        " · ".join(figures),
+        f"{len(snap.alerts)} alert(s) · {done} of {len(snap.steps)} playbook steps done"
+        f" · {len(snap.followups)} follow-up(s)",
+    ]
+    if snap.incident.summary:
+        lines.append(_quote(snap.incident.summary, 1000))
+    text = "\n".join(lines)
+    return _message(
+        f"Postmortem of incident #{snap.incident.number} (v{version})", [_section(text)]
+    )
+
+
+def followup_list(items: Sequence[tuple[int, FollowupView]]) -> Message:
+    """``/incident followups``: open follow-ups across incidents, each with a Done button."""
+    if not items:
+        return _message("No open follow-ups.", [_section("✅ No open follow-ups.")])
+    blocks: list[Block | None] = [_section(f"*{len(items)} open follow-up(s)*")]
+    blocks += [_followup_block(number, item) for number, item in items[:40]]
+    return _message(f"{len(items)} open follow-up(s)", blocks)
+
+
+def followup_reminder(items: Sequence[tuple[int, FollowupView]]) -> Message:
+    message = followup_list(items)
+    intro = _section("👋 Your open follow-ups from past incidents. Press *Done* when one is.")
+    return {"text": "Your open follow-ups", "blocks": _fit([intro, *message["blocks"]])}
+
+
+def _followup_block(number: int, item: FollowupView) -> Block:
+    owner = f" · {mention(item.owner)}" if item.owner else " · _no owner_"
+    due = f" · due {item.due.isoformat()}" if item.due else ""
+    return {
+        "type": "section",
+        "text": _mrkdwn(f"*#{number}* {_text(item.text, 600)}{owner}{due}", SECTION_TEXT),
+        "accessory": _button("Done", FOLLOWUP_DONE_ACTION, str(item.id), style=None),
+    }
+
+
+def related_message(related: Sequence[Related]) -> Message:
+    lines = ["*🔎 Similar past incidents*"]
+    for item in related:
+        took = (
+            f", resolved in {_maybe_duration(item.time_to_resolve)}" if item.time_to_resolve else ""
+        )
+        how = f"\n> {_text(item.resolution, 300)}" if item.resolution else ""
+        why = "; ".join(_text(r, 100) for r in item.reasons[:3])
+        lines.append(f"• *{_title(item.incident)}*{took} — _{why}_{how}")
+    return _message("Similar past incidents", [_section("\n".join(lines))])
+
+
+def timeline_list(snap: IncidentSnapshot) -> Message:
+    """``/incident timeline``: the latest entries with their numbers (for ``remove``)."""
+    lines = [f"*Timeline of {_title(snap.incident)}* (latest {len(snap.events)})"]
+    for event in snap.events:
+        who = mention(event.actor) if event.actor else "Warroom"
+        lines.append(f"`#{event.id}` {ts(event.at)} {who}: {_text(event.text, 300)}")
+    lines.append("_Remove an entry you added with `/incident remove <number>`._")
+    return _message(
+        f"Timeline of incident #{snap.incident.number}",
+        _line_sections(lines, 10, lambda n: f"…and {n} more"),
+    )

@@ -20,7 +20,7 @@ TICK_SECONDS = 2
 
 
 async def tick(rt: Runtime, dispatcher: Dispatcher) -> None:
-    for job in (service.escalate_due, service.auto_resolve_due):
+    for job in (service.escalate_due, service.auto_resolve_due, service.housekeeping):
         try:
             await job(rt)
         except Exception:  # a database blip must not kill the heartbeat

@@ -7,18 +7,20 @@ timeline and effects together) and returns plain data for the handler to render.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import effects, incidents, paging, silences, steps
+from bot import capture, effects, followups, incidents, paging, postmortems, silences, steps
 from bot.errors import UserError
 from bot.incidents import IncidentRef
 from bot.models import Incident, KeyValue
 from bot.postmortem import render_markdown
 from bot.runtime import Runtime
-from bot.snapshot import IncidentSnapshot, IncidentView, SilenceView, StepView
+from bot.snapshot import FollowupView, IncidentSnapshot, IncidentView, SilenceView, StepView
 from bot.sql import insert
+from bot.stats import compute_stats, render_stats_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +230,129 @@ async def unsilence(rt: Runtime, actor: str, silence_id: int) -> SilenceView:
 async def list_silences(rt: Runtime) -> list[SilenceView]:
     async with rt.db.transaction() as session:
         return [silences.view(s) for s in await silences.active(session, rt.clock())]
+
+
+async def capture_message(
+    rt: Runtime, *, event_id: str | None, channel: str, ts: str, added_by: str
+) -> bool:
+    """A message to add to its incident's timeline (📌 or the shortcut); False if ignored."""
+    async with rt.unit_of_work() as session:
+        if event_id is not None and not await capture.first_delivery(
+            session, event_id, now=rt.clock()
+        ):
+            return False  # Slack's retry of an event we already handled
+        try:
+            incident = await incidents.find(session, IncidentRef(channel_id=channel))
+        except UserError:
+            return False  # not an incident channel
+        if await capture.already_captured(session, incident.id, channel, ts):
+            return False
+        effects.capture_message(session, incident, channel, ts, added_by, now=rt.clock())
+        return True
+
+
+async def record_captured(
+    rt: Runtime, incident_id: int, message: capture.SlackMessage, added_by: str
+) -> None:
+    async with rt.unit_of_work() as session:
+        incident = await incidents.find(session, IncidentRef(id=incident_id))
+        event = await capture.record_message(session, incident, message, added_by, now=rt.clock())
+        if event is not None:
+            await effects.refresh_card(session, incident, now=rt.clock())
+
+
+async def timeline_entries(rt: Runtime, ref: IncidentRef, limit: int = 15) -> IncidentSnapshot:
+    snap = await get_snapshot(rt, ref)
+    return replace(snap, events=snap.events[-limit:])
+
+
+async def remove_entry(rt: Runtime, actor: str, ref: IncidentRef, event_id: int) -> Outcome:
+    async with rt.unit_of_work() as session:
+        incident = await incidents.find(session, ref)
+        await capture.remove_entry(session, incident, event_id, actor, now=rt.clock())
+        return await _outcome(
+            session,
+            rt,
+            incident,
+            f"Entry #{event_id} is out of the timeline (the removal is recorded).",
+        )
+
+
+async def mitigated(rt: Runtime, actor: str, ref: IncidentRef, text: str) -> Outcome:
+    async with rt.unit_of_work() as session:
+        incident = await incidents.find(session, ref)
+        await incidents.mitigated(session, incident, actor, text.strip(), now=rt.clock())
+        return await _outcome(session, rt, incident, "Marked as mitigated.")
+
+
+async def set_severity(rt: Runtime, actor: str, ref: IncidentRef, severity: str) -> Outcome:
+    async with rt.unit_of_work() as session:
+        incident = await incidents.find(session, ref)
+        await incidents.set_severity(session, incident, actor, severity, now=rt.clock())
+        return await _outcome(
+            session, rt, incident, f"Severity is now {incident.severity.upper()}."
+        )
+
+
+async def assign(rt: Runtime, actor: str, ref: IncidentRef, role: str, user: str) -> Outcome:
+    async with rt.unit_of_work() as session:
+        incident = await incidents.find(session, ref)
+        event = await incidents.assign(session, incident, actor, role, user, now=rt.clock())
+        return await _outcome(session, rt, incident, f"<@{user}> is now {event.data['role']}.")
+
+
+async def add_followup(rt: Runtime, actor: str, ref: IncidentRef, text: str) -> Outcome:
+    request = followups.parse_request(text)
+    async with rt.unit_of_work() as session:
+        incident = await incidents.find(session, ref)
+        added = await followups.add(session, incident, request, actor, now=rt.clock())
+        return await _outcome(session, rt, incident, f"Follow-up {added.id} added.")
+
+
+async def complete_followup(rt: Runtime, actor: str, followup_id: int) -> FollowupView:
+    async with rt.unit_of_work() as session:
+        return followups.view(await followups.complete(session, followup_id, actor, now=rt.clock()))
+
+
+async def open_followups(rt: Runtime, owner: str | None = None) -> list[tuple[int, FollowupView]]:
+    """Open follow-ups with their incident numbers, soonest due first."""
+    async with rt.db.transaction() as session:
+        found = await followups.open_ones(session, owner)
+        numbers = {
+            i.id: i.number for i in await incidents.by_ids(session, {f.incident_id for f in found})
+        }
+        return [(numbers[f.incident_id], followups.view(f)) for f in found]
+
+
+async def housekeeping(rt: Runtime) -> None:
+    """The scheduler's slow work: weekly follow-up reminders, forgetting old Slack events."""
+    async with rt.unit_of_work() as session:
+        await followups.remind_if_due(session, now=rt.clock())
+        await capture.forget_old_events(session, now=rt.clock())
+
+
+async def stats(rt: Runtime, days: int) -> str:
+    until = rt.clock()
+    since = until - timedelta(days=days)
+    async with rt.db.transaction() as session:
+        ids = await incidents.detected_between(session, since, until)
+        snaps = [await incidents.snapshot(session, rt.config, i) for i in ids]
+    return render_stats_text(compute_stats(snaps, since=since, until=until))
+
+
+async def save_postmortem(
+    rt: Runtime, incident_id: int, markdown: str, narrative: str | None
+) -> int:
+    """Keep this generation of the postmortem; returns its version number (1, 2, …)."""
+    async with rt.db.transaction() as session:
+        return await postmortems.save(session, incident_id, markdown, narrative, now=rt.clock())
+
+
+async def past_snapshots(rt: Runtime, incident_id: int, limit: int = 100) -> list[IncidentSnapshot]:
+    """Recent resolved incidents, to find ones like this one."""
+    async with rt.db.transaction() as session:
+        ids = await incidents.recent_resolved(session, limit, exclude=incident_id)
+        return [await incidents.snapshot(session, rt.config, i) for i in ids]
 
 
 async def webhook_token(rt: Runtime) -> tuple[str, bool]:

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     port: int = Field(3000, alias="PORT")
     sources_file: Path = Field(Path("./sources.yaml"), alias="WARROOM_SOURCES")
     grafana_secret: str | None = Field(None, alias="WARROOM_GRAFANA_SECRET")
+    announce_channel: str | None = Field(None, alias="WARROOM_ANNOUNCE_CHANNEL")
+    # Optional narrative drafted by any OpenAI-compatible chat-completions endpoint.
+    llm_url: str | None = Field(None, alias="WARROOM_LLM_URL")
+    llm_model: str = Field("gpt-4o-mini", alias="WARROOM_LLM_MODEL")
+    llm_api_key: str | None = Field(None, alias="WARROOM_LLM_API_KEY")
     # Slack user IDs allowed to run admin commands such as `/incident reload`.
     admins: str = Field("", alias="WARROOM_ADMINS")
 

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import httpx
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -21,11 +22,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
-from bot import incidents, render
+from bot import capture, incidents, render, service
 from bot.dispatcher import PermanentError
 from bot.effects import EffectKind
 from bot.models import Incident, Page
+from bot.narrative import Narrative, draft_narrative
 from bot.postmortem import render_markdown
+from bot.related import related_incidents
 from bot.runtime import Runtime
 from bot.snapshot import IncidentSnapshot
 
@@ -110,9 +113,10 @@ class ConsoleSlack:
 
 
 class SlackGateway:
-    def __init__(self, rt: Runtime, transport: SlackTransport) -> None:
+    def __init__(self, rt: Runtime, transport: SlackTransport, http: httpx.AsyncClient) -> None:
         self.rt = rt
         self.transport = transport
+        self.http = http  # for the optional LLM narrative
         self._handlers = {
             EffectKind.OPEN_CHANNEL: self.open_channel,
             EffectKind.POST_CARD: self.post_card,
@@ -124,6 +128,9 @@ class SlackGateway:
             EffectKind.POST_POSTMORTEM: self.post_postmortem,
             EffectKind.POST_STEPS: self.post_steps,
             EffectKind.REFRESH_STEPS: self.refresh_steps,
+            EffectKind.CAPTURE_MESSAGE: self.capture_message,
+            EffectKind.REMIND_FOLLOWUPS: self.remind_followups,
+            EffectKind.POST_RELATED: self.post_related,
         }
 
     @property
@@ -247,14 +254,71 @@ class SlackGateway:
         )
 
     async def post_postmortem(self, payload: dict[str, Any]) -> None:
+        """Generate, keep a version, post a short summary and attach the whole document."""
         snap, channel = await self._channel(payload["incident_id"])
+        narrative = await self._narrative(snap)
+        markdown = render_markdown(snap, narrative=narrative)
+        version = await service.save_postmortem(
+            self.rt, snap.incident.id, markdown, narrative.text if narrative else None
+        )
+        summary = render.postmortem_summary(snap, version)
+        await self.transport.call("chat.postMessage", channel=channel, **summary)
+        if (
+            version == 1
+            and self.rt.settings.announce_channel
+            and snap.incident.status == "resolved"
+        ):
+            await self._best_effort(
+                "chat.postMessage", channel=self.rt.settings.announce_channel, **summary
+            )
         number = snap.incident.number
         await self.transport.upload(
             channel,
-            filename=f"postmortem-incident-{number}.md",
-            title=f"Postmortem: incident #{number}",
-            content=render_markdown(snap),
+            filename=f"postmortem-incident-{number}-v{version}.md",
+            title=f"Postmortem: incident #{number} (version {version})",
+            content=markdown,
         )
+
+    async def _narrative(self, snap: IncidentSnapshot) -> Narrative | None:
+        settings = self.rt.settings
+        if not settings.llm_url:
+            return None
+        return await draft_narrative(
+            snap,
+            url=settings.llm_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key,
+            client=self.http,
+        )
+
+    async def capture_message(self, payload: dict[str, Any]) -> None:
+        """Read the message Slack told us about, then put it on the timeline."""
+        channel, ts = payload["channel"], payload["ts"]
+        history = await self.transport.call(
+            "conversations.history", channel=channel, latest=ts, inclusive=True, limit=1
+        )
+        found = [m for m in history.get("messages", []) if m.get("ts") == ts]
+        if not found:
+            raise PermanentError(f"message {ts} in {channel} is gone or not visible to Warroom")
+        link = await self.transport.call("chat.getPermalink", channel=channel, message_ts=ts)
+        message = capture.SlackMessage(
+            channel, ts, found[0].get("user"), found[0].get("text", ""), link.get("permalink")
+        )
+        await service.record_captured(self.rt, payload["incident_id"], message, payload["added_by"])
+
+    async def remind_followups(self, payload: dict[str, Any]) -> None:
+        owned = await service.open_followups(self.rt, payload["owner"])
+        if owned:  # some may have been done since the reminder was queued
+            message = render.followup_reminder(owned)
+            await self.transport.call("chat.postMessage", channel=payload["owner"], **message)
+
+    async def post_related(self, payload: dict[str, Any]) -> None:
+        snap, channel = await self._channel(payload["incident_id"])
+        past = await service.past_snapshots(self.rt, snap.incident.id)
+        related = related_incidents(snap, past)
+        if related:
+            message = render.related_message(related)
+            await self.transport.call("chat.postMessage", channel=channel, **message)
 
     async def _page(self, page_id: int) -> Page:
         async with self.rt.db.transaction() as session:

@@ -30,6 +30,13 @@ class Kind(StrEnum):
     STATUS = "status"
     RESOLVED = "resolved"
     REOPENED = "reopened"
+    PINNED = "pinned"  # a Slack message added to the timeline (📌 or the shortcut)
+    ENTRY_REMOVED = "entry_removed"  # recorded, never erased: the entry stays in the table
+    MITIGATED = "mitigated"
+    SEVERITY_CHANGED = "severity_changed"
+    ROLE_ASSIGNED = "role_assigned"
+    FOLLOWUP_ADDED = "followup_added"
+    FOLLOWUP_DONE = "followup_done"
     AUTO_RESOLVE_CANCELLED = "auto_resolve_cancelled"
     STEP_DONE = "step_done"
     STEP_SKIPPED = "step_skipped"
@@ -47,6 +54,7 @@ async def record(
     at: datetime | None = None,
     data: dict[str, Any] | None = None,
     flush: bool = True,
+    source_key: str | None = None,
 ) -> TimelineEvent:
     """Append one event; ``at`` back-dates it (an alert that started before we heard of it).
 
@@ -61,6 +69,7 @@ async def record(
         actor=actor,
         text=text,
         data=data or {},
+        source_key=source_key,
     )
     session.add(event)
     if flush:

@@ -114,6 +114,59 @@ async def _silences(rt: Runtime, cmd: Command) -> Reply:
     return {"response_type": "ephemeral", **render.silence_list(await service.list_silences(rt))}
 
 
+ASSIGN_USAGE = (
+    "Usage: `/incident assign <role> @user`, e.g. `/incident assign incident-commander @ana`."
+)
+_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_ENTRY = re.compile(r"#?(\d+)$")
+
+
+async def _timeline(rt: Runtime, cmd: Command) -> Reply:
+    snap = await service.timeline_entries(rt, cmd.ref)
+    return {"response_type": "ephemeral", **render.timeline_list(snap)}
+
+
+async def _remove(rt: Runtime, cmd: Command) -> Reply:
+    found = _ENTRY.match(cmd.text.strip())
+    if not found:
+        return _text(
+            "Name the entry: `/incident remove #42` (numbers are in `/incident timeline`)."
+        )
+    return _text((await service.remove_entry(rt, cmd.user, cmd.ref, int(found[1]))).message)
+
+
+async def _mitigated(rt: Runtime, cmd: Command) -> Reply:
+    return _text((await service.mitigated(rt, cmd.user, cmd.ref, cmd.text)).message)
+
+
+async def _severity(rt: Runtime, cmd: Command) -> Reply:
+    return _text((await service.set_severity(rt, cmd.user, cmd.ref, cmd.text)).message)
+
+
+async def _assign(rt: Runtime, cmd: Command) -> Reply:
+    role, _, rest = cmd.text.partition(" ")
+    user = _USER.search(rest)
+    if not role or not user:
+        return _text(ASSIGN_USAGE)
+    return _text((await service.assign(rt, cmd.user, cmd.ref, role, user[1])).message)
+
+
+async def _followup(rt: Runtime, cmd: Command) -> Reply:
+    return _text((await service.add_followup(rt, cmd.user, cmd.ref, cmd.text)).message)
+
+
+async def _followups(rt: Runtime, cmd: Command) -> Reply:
+    return {"response_type": "ephemeral", **render.followup_list(await service.open_followups(rt))}
+
+
+async def _stats(rt: Runtime, cmd: Command) -> Reply:
+    found = re.fullmatch(r"(\d{1,4})d?", cmd.rest.strip() or "30d")
+    if not found or not 1 <= int(found[1]) <= 3650:
+        return _text("Usage: `/incident stats [30d]` (a number of days, up to 3650).")
+    text = await service.stats(rt, int(found[1]))
+    return _text(f"```{mrkdwn.truncate(mrkdwn.escape(text), 3500)}```")
+
+
 HANDLERS: dict[str, Handler] = {
     "help": _help,
     "list": _list,
@@ -127,6 +180,14 @@ HANDLERS: dict[str, Handler] = {
     "reload": _reload,
     "silence": _silence,
     "silences": _silences,
+    "timeline": _timeline,
+    "remove": _remove,
+    "mitigated": _mitigated,
+    "severity": _severity,
+    "assign": _assign,
+    "followup": _followup,
+    "followups": _followups,
+    "stats": _stats,
 }
 
 

@@ -14,13 +14,16 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import render, service
+from bot import capture, render, service
 from bot.errors import UserError
 from bot.incidents import IncidentRef
 from bot.runtime import Runtime
 from handlers import commands
 
 log = logging.getLogger(__name__)
+
+ADD_TO_TIMELINE = "add_to_timeline"  # the message shortcut's callback_id (manifest.yml)
+NOT_ADDED = "Not added: this is not an incident channel, or the message is on the timeline already."
 
 
 def build_app(rt: Runtime, client: AsyncWebClient, signing_secret: str | None) -> AsyncApp:
@@ -66,6 +69,45 @@ def build_app(rt: Runtime, client: AsyncWebClient, signing_secret: str | None) -
             await _reply(respond, str(exc))
             return
         await _reply(respond, f"🔔 Silence {ended.id} ended; matching alerts page again.")
+
+    @app.action(render.FOLLOWUP_DONE_ACTION)
+    async def followup_done(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        followup_id = _int(body["actions"][0].get("value")) or 0
+        try:
+            done = await service.complete_followup(rt, body["user"]["id"], followup_id)
+        except UserError as exc:
+            await _reply(respond, str(exc))
+            return
+        await _reply(respond, f"✅ Follow-up {done.id} is done.")
+
+    @app.event("reaction_added")
+    async def pinned(body: dict[str, Any], event: dict[str, Any]) -> None:
+        """📌 on a message in an incident channel adds it to the timeline."""
+        item = event.get("item", {})
+        if event.get("reaction") not in capture.PIN_REACTIONS or item.get("type") != "message":
+            return
+        await service.capture_message(
+            rt,
+            event_id=body.get("event_id"),
+            channel=item.get("channel", ""),
+            ts=item.get("ts", ""),
+            added_by=event.get("user", ""),
+        )
+
+    @app.shortcut(ADD_TO_TIMELINE)
+    async def add_to_timeline(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """The message shortcut "Add to timeline", for when a 📌 would be lost in a thread."""
+        await ack()
+        added = await service.capture_message(
+            rt,
+            event_id=None,
+            channel=body.get("channel", {}).get("id", ""),
+            ts=body.get("message", {}).get("ts", ""),
+            added_by=body["user"]["id"],
+        )
+        text = "📌 Added to the incident timeline." if added else NOT_ADDED
+        await _reply(respond, text)
 
     @app.action(render.STEP_DONE_ACTION)
     async def step_done(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

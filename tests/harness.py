@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import uvicorn
@@ -90,6 +91,44 @@ class Harness:
         self, callback_id: str, metadata: str, values: dict[str, dict[str, str]], user: str = "U1"
     ) -> httpx.Response:
         return await self._signed(view_submission_body(callback_id, metadata, values, user))
+
+    async def event(
+        self, event: dict[str, Any], event_id: str, retry: int | None = None
+    ) -> httpx.Response:
+        """An Events API delivery (JSON), as Slack sends it; ``retry`` adds its retry headers."""
+        envelope = {
+            "token": "legacy-verification-token",
+            "team_id": "T0G9PQBBK",
+            "api_app_id": "A0WARROOM1",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": 1796032800,
+        }
+        body = json.dumps(envelope).encode()
+        secret = self.settings.slack_signing_secret or ""
+        headers = signed_headers(secret, body, content_type="application/json")
+        if retry is not None:
+            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        return await self.client.post("/slack/events", content=body, headers=headers)
+
+    async def shortcut(
+        self, callback_id: str, channel: str, message_ts: str, user: str
+    ) -> httpx.Response:
+        """A message shortcut (``message_action``) chosen on a message."""
+        payload = {
+            "type": "message_action",
+            "callback_id": callback_id,
+            "trigger_id": "1111.2222.abcdef",
+            "team": {"id": "T0G9PQBBK", "domain": "subarachnoid"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T0G9PQBBK"},
+            "channel": {"id": channel, "name": "incident"},
+            "message": {"type": "message", "user": "UAUTHOR", "text": "…", "ts": message_ts},
+            "message_ts": message_ts,
+            "response_url": f"{self.slack.url}respond",
+            "token": "legacy-verification-token",
+        }
+        return await self._signed(urlencode({"payload": json.dumps(payload)}).encode())
 
     async def _signed(self, body: bytes) -> httpx.Response:
         secret = self.settings.slack_signing_secret or ""

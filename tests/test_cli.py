@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 import os
 import subprocess
 import sys
@@ -107,3 +108,11 @@ def test_lint_warns_about_a_shadowed_playbook(settings: Settings, tmp_path: Path
     result = warroom(settings, "playbooks", "lint", str(folder))
     assert result.returncode == 0, result.stdout  # a warning, not an error
     assert "narrow.yaml:3: warning: match: playbook 'narrow' can never be chosen" in result.stdout
+
+
+async def test_stats_prints_the_figures(bot: Harness) -> None:
+    bot.clock.now = datetime.now(UTC) - timedelta(hours=1)  # type: ignore[attr-defined]
+    await bot.slash("declare Ranking model serving NaNs", user="UX1")
+    result = await asyncio.to_thread(warroom, bot.settings, "stats", "--days", "7")
+    assert result.returncode == 0, result.stderr
+    assert "sev3" in result.stdout.lower()

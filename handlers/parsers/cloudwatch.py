@@ -28,7 +28,6 @@ Until then, authenticate SNS by a token in the subscribed URL.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -37,6 +36,7 @@ from urllib.parse import quote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 
 from bot.alerts import AlertStatus, NormalizedAlert
+from handlers.parsers import strict_json
 from handlers.parsers.errors import PayloadError, from_validation_error
 from handlers.parsers.pagerduty import parse_iso_timestamp
 
@@ -168,8 +168,8 @@ def parse(payload: object) -> list[NormalizedAlert]:
 def _decode_message(text: str) -> dict[str, Any]:
     """``Message`` is JSON in a string; other publishers on the topic may send plain text."""
     try:
-        message = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+        message = strict_json.loads(text)
+    except ValueError as exc:
         raise PayloadError(f"Message: not a CloudWatch alarm (not JSON: {exc})") from None
     if not isinstance(message, dict):
         raise PayloadError("Message: not a CloudWatch alarm (expected a JSON object)")

@@ -89,6 +89,7 @@ class FakeSlackApi:
         self._ts = itertools.count(1)
         self.uploads: dict[str, bytes] = {}  # file_id -> bytes posted to its upload URL
         self.users: dict[str, dict[str, Any]] = {}  # user_id -> users.info "user" overrides
+        self.history: dict[str, list[dict[str, Any]]] = {}  # channel -> messages people wrote
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -155,6 +156,13 @@ class FakeSlackApi:
         fault = _Fault(status=code, error=error, retry_after=retry_after, times=times)
         with self._lock:
             self._faults.setdefault(method, []).append(fault)
+
+    def say(self, channel: str, user: str, text: str, ts: str) -> None:
+        """A person writes in a channel: ``conversations.history`` will return it."""
+        with self._lock:
+            self.history.setdefault(channel, []).append(
+                {"type": "message", "user": user, "text": text, "ts": ts}
+            )
 
     def calls(self, method: str | None = None) -> list[Call]:
         with self._lock:
@@ -268,6 +276,24 @@ class FakeSlackApi:
             self._channel_names[name] = channel_id
         return {"ok": True, "channel": _channel(channel_id, name, params)}
 
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        latest = float(params.get("latest") or "inf")
+        inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
+        with self._lock:
+            written = list(self.history.get(str(params.get("channel")), []))
+        older = [
+            m
+            for m in written
+            if float(m["ts"]) < latest or (inclusive and float(m["ts"]) == latest)
+        ]
+        older.sort(key=lambda m: float(m["ts"]), reverse=True)
+        return {"ok": True, "messages": older[: int(params.get("limit") or 100)], "has_more": False}
+
+    def _chat_get_permalink(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = params.get("channel"), str(params.get("message_ts", ""))
+        link = f"https://subarachnoid.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        return {"ok": True, "channel": channel, "permalink": link}
+
     def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         ts = self._next_ts()
         message = {
@@ -339,6 +365,8 @@ _ROUTES: dict[str, Callable[[FakeSlackApi, dict[str, Any]], dict[str, Any]]] = {
     "conversations.setTopic": FakeSlackApi._channel_echo,
     "conversations.setPurpose": FakeSlackApi._channel_echo,
     "chat.postMessage": FakeSlackApi._chat_post_message,
+    "conversations.history": FakeSlackApi._conversations_history,
+    "chat.getPermalink": FakeSlackApi._chat_get_permalink,
     "chat.update": FakeSlackApi._chat_update,
     "chat.postEphemeral": FakeSlackApi._chat_post_ephemeral,
     "users.info": FakeSlackApi._users_info,
