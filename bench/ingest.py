@@ -20,6 +20,7 @@ import asyncio
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,7 +39,7 @@ from typing import TextIO
 import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.server import NOOP_PATH
 from bot.db import Database
@@ -52,6 +54,7 @@ STARTUP_TIMEOUT = 30.0  # migrations on a fresh database included
 SETTLE_TIMEOUT = 30.0  # for the warm-up's Slack effects to be delivered
 STOP_TIMEOUT = 30.0  # shutdown waits for the dispatcher to deliver what is pending
 REQUEST_TIMEOUT = 60.0
+CLIENT_BOUND = 0.9  # client CPU share above which the ceiling is the client's
 
 
 @dataclass
@@ -385,10 +388,15 @@ class Counts:
     effects_done: int
     effects_pending: int
     effects_dead: int
+    page_delays: list[float]  # seconds from a page's commit to its delivery, measured run
 
 
-async def count_rows(db: Database, run_id: str) -> Counts:
-    """This run's rows only: its run id is in every fingerprint and group key."""
+async def count_rows(db: Database, run_id: str, since: datetime) -> Counts:
+    """This run's rows only: its run id is in every fingerprint and group key.
+
+    Page delays are those of pages created since the measured intake began: how long a
+    responder would have waited for Slack while the storm was going on.
+    """
     async with db.transaction() as session:
         alerts = await session.scalar(
             select(func.count()).select_from(Alert).where(Alert.fingerprint.like(f"{run_id}%"))
@@ -401,25 +409,48 @@ async def count_rows(db: Database, run_id: str) -> Counts:
         states = dict(
             (await session.execute(select(Effect.state, func.count()).group_by(Effect.state))).all()
         )
+        pages = await session.execute(
+            select(Effect.created_at, Effect.delivered_at).where(
+                Effect.kind == "send_page",
+                Effect.state == EffectState.DONE,
+                Effect.created_at >= since,
+            )
+        )
+        delays = sorted((done - made).total_seconds() for made, done in pages.all() if done)
     return Counts(
         alerts=alerts or 0,
         incidents=incidents or 0,
         effects_done=states.get(EffectState.DONE, 0),
         effects_pending=states.get(EffectState.PENDING, 0),
         effects_dead=states.get(EffectState.DEAD, 0),
+        page_delays=delays,
     )
 
 
-async def wait_effects_delivered(db: Database) -> None:
-    """Let the dispatcher finish the warm-up's Slack calls before the clock starts."""
-    deadline = time.monotonic() + SETTLE_TIMEOUT
-    query = select(func.count()).select_from(Effect).where(Effect.state == EffectState.PENDING)
-    while time.monotonic() < deadline:
-        async with db.engine.connect() as conn:
-            if not await conn.scalar(query):
-                return
-        await asyncio.sleep(0.1)
-    print("warning: warm-up effects still pending; the dispatcher may skew the figures")
+async def drain_effects(engine: AsyncEngine) -> tuple[int, float | None]:
+    """Wait until no effect is due and undelivered: (how many were, seconds it took).
+
+    An alert storm queues Slack calls (new channels, pages, card refreshes) behind the
+    intake transactions; this is how long the last of them waited after intake stopped.
+    ``engine`` is a plain one, not ``bot.db.Database``: on SQLite that would take the write
+    lock (BEGIN IMMEDIATE) for every poll and queue with the very work being measured.
+    None when they were still not delivered after ``SETTLE_TIMEOUT``.
+    """
+    started = time.monotonic()
+    first: int | None = None
+    while time.monotonic() - started < SETTLE_TIMEOUT:
+        query = (
+            select(func.count())
+            .select_from(Effect)
+            .where(Effect.state == EffectState.PENDING, Effect.due_at <= datetime.now(UTC))
+        )
+        async with engine.connect() as conn:
+            due = int(await conn.scalar(query) or 0)
+        first = due if first is None else first
+        if due == 0:
+            return first, time.monotonic() - started
+        await asyncio.sleep(0.05)
+    return first or 0, None
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -458,6 +489,8 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
         f"Warroom ingest: {n} requests x {k} alerts, concurrency {c}, {GROUPS} groups, "
         f"database {describe(database_url)}"
     )
+    # Client and server share the machine with anything else running: say how busy it was.
+    print("load average before the run: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
     warm_noop = notes.batch(c, k, groups=WARMUP_GROUPS, tag="warm-noop")
     warm_intake = notes.batch(c, k, groups=WARMUP_GROUPS, tag="warm")
@@ -468,6 +501,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
 
     proc = start_server(database_url, token, port, log)
     db = Database(database_url)
+    poller = create_async_engine(async_url(database_url))
     results: list[PhaseResult] = []
     try:
         async with make_client(port, token, c, httpx_pool=args.httpx_pool) as client:
@@ -477,18 +511,23 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
                 warm = await run_phase(client, path, bodies, **common)
                 if warm.errors:
                     raise RuntimeError(f"warm-up of {path} failed: {warm.errors[0]}")
-            await wait_effects_delivered(db)
+            # The ceiling is measured with the dispatcher idle, not busy with the warm-up.
+            if (await drain_effects(poller))[1] is None:
+                print("warning: warm-up effects still undelivered; the ceiling may be low")
             results.append(await run_phase(client, NOOP_PATH, measured, **common))
+            intake_began = datetime.now(UTC)
             results.append(await run_phase(client, INTAKE_PATH, measured, **common))
+            backlog, drained_in = await drain_effects(poller)
         rss = peak_rss_mib(proc.pid)
     except BaseException:
         stop_server(proc)
         _show_log(log, sys.stderr)
-        await db.dispose()
         raise
+    finally:
+        await poller.dispose()
     stopped_in = stop_server(proc)
     try:
-        counts = await count_rows(db, notes.run_id)
+        counts = await count_rows(db, notes.run_id, intake_began)
     finally:
         await db.dispose()
 
@@ -497,6 +536,25 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
     ceiling, intake = results
     ratio = (intake.ok_alerts / intake.wall) / (ceiling.ok_alerts / ceiling.wall)
     print(f"\nintake / ceiling alerts/s: {ratio:.2f}")
+    if ceiling.client_cpu / ceiling.wall > CLIENT_BOUND:
+        # Client and server share the cores: a saturated client caps the ceiling row.
+        per_core = ceiling.ok_alerts / ceiling.server_cpu
+        print(
+            f"note: the client was CPU-bound on {NOOP_PATH} "
+            f"({ceiling.client_cpu / ceiling.wall:.0%}); the server used "
+            f"{ceiling.server_cpu / ceiling.wall:.0%} of a core, so its own ceiling is nearer "
+            f"{per_core:.0f} alerts/s (extrapolated to one full core; "
+            f"intake / that: {intake.ok_alerts / intake.wall / per_core:.2f})"
+        )
+    drained = f"{drained_in:.1f} s" if drained_in is not None else f"over {SETTLE_TIMEOUT:.0f} s"
+    print(
+        f"effects due but undelivered when intake ended: {backlog}, all delivered after {drained}"
+    )
+    if delays := counts.page_delays:
+        print(
+            f"pages opened during intake: {len(delays)}, commit to delivery "
+            f"median {delays[len(delays) // 2]:.1f} s, max {delays[-1]:.1f} s"
+        )
     print(f"server peak RSS (VmHWM): {rss:.1f} MiB; stopped in {stopped_in:.1f} s")
     print(
         f"database: {counts.alerts} alerts stored of {expected_alerts} sent, "
@@ -527,12 +585,25 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
 
 
 def _show_log(log: Path, out: TextIO) -> None:
-    """Surface what the server logged (warnings and up): a failing dispatcher shows here."""
+    """Surface what the server logged (warnings and up): a failing dispatcher shows here.
+
+    Tracebacks are folded to their unindented lines (header, log message, exception), and
+    lines that differ only in numbers (ids, times) count as one, so a repeated failure
+    stays one line with its count and first example.
+    """
     lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-    if lines:
-        print(f"server log ({len(lines)} lines, last 20):", file=out)
-        for line in lines[-20:]:
-            print(f"  {line}", file=out)
+    if not lines:
+        return
+    counts: Counter[str] = Counter()
+    example: dict[str, str] = {}
+    for line in lines:
+        if line and not line[0].isspace() and line != "Traceback (most recent call last):":
+            key = re.sub(r"\d+", "#", line)
+            counts[key] += 1
+            example.setdefault(key, line)
+    print(f"server log: {len(lines)} lines, {len(counts)} distinct messages:", file=out)
+    for key, count in counts.most_common(15):
+        print(f"  {count:>4} x {example[key][:220]}", file=out)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -561,9 +632,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # A CI timeout sends SIGTERM: turn it into KeyboardInterrupt so the server is stopped
+    # on the way out instead of being left running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     workdir = Path(tempfile.mkdtemp(prefix="warroom-bench-"))
     try:
         return asyncio.run(bench(args, workdir))
+    except KeyboardInterrupt:
+        print("interrupted; the server was stopped", file=sys.stderr)
+        return 130
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

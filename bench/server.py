@@ -6,7 +6,7 @@ Serve it with ``python -m uvicorn --factory bench.server:build`` (or
 Slack call would make the benchmark measure the terminal, not the bot.
 
 ``POST /bench/noop`` does the edge work of ``POST /alerts/alertmanager`` (token check,
-bounded body read, JSON decoding, Alertmanager parsing) and stops where intake would
+bounded body read, strict JSON decoding, Alertmanager parsing) and stops where intake would
 start. Its throughput is the ceiling this server can reach on this machine; the gap
 between it and the real route is what the database work costs. The route is added here,
 on the benchmark's app only, so the production app never serves it.
@@ -14,7 +14,6 @@ on the benchmark's app only, so the production app never serves it.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,10 +22,11 @@ from fastapi.responses import JSONResponse
 from bot.app import create_app
 from bot.settings import Settings
 from bot.slack_gateway import ConsoleSlack
-from handlers.alerts import BodyTooLarge, authorized, read_body
-from handlers.parsers import PARSERS, PayloadError
+from handlers.alerts import Rejected, authorized, parse_json, read_body
+from handlers.parsers import PayloadError
 
 NOOP_PATH = "/bench/noop"
+SOURCE = "alertmanager"
 
 
 def _discard(_line: str) -> None:
@@ -36,20 +36,20 @@ def _discard(_line: str) -> None:
 def build(settings: Settings | None = None) -> FastAPI:
     """The production app (settings from the environment) with the ceiling route added."""
     app = create_app(settings or Settings(), transport=ConsoleSlack(write=_discard))
-    parse = PARSERS["alertmanager"]
 
     @app.post(NOOP_PATH)
     async def noop(request: Request) -> JSONResponse:
-        # Same order and same failures as handlers.alerts.receive_alerts, so a ceiling run
-        # with a wrong token or a broken payload fails as loudly as the real route would.
+        # The steps of handlers.alerts.receive_alerts up to intake, with the same helpers
+        # and the same Rejected errors (rendered by the app's handler), so the ceiling
+        # pays for exactly the edge work the real route does.
+        parser = request.app.state.sources.parsers[SOURCE]
         if not authorized(request, request.app.state.webhook_token):
-            return JSONResponse({"error": "missing or wrong token"}, status_code=401)
+            raise Rejected(401, "missing or wrong token")
+        body = await read_body(request)
         try:
-            parse(json.loads(await read_body(request)))
-        except BodyTooLarge:
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        except (UnicodeDecodeError, json.JSONDecodeError, PayloadError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+            parser(parse_json(body))
+        except PayloadError as exc:
+            raise Rejected(400, f"invalid {SOURCE} payload: {exc}") from None
         return JSONResponse({"ok": True})
 
     return app

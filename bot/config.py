@@ -8,7 +8,6 @@ rest, and return ``Problem``s naming the file, line and field, and what would be
 from __future__ import annotations
 
 import difflib
-import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -169,6 +168,8 @@ class Playbook(_ConfigModel):
     auto_resolve: Duration | None = None
     # A new alert this soon after the group's incident was resolved reopens it.
     reopen_within: Duration | None = None
+    # Replaces the paged roles' own escalation policies for this playbook's incidents.
+    escalation: EscalationPolicy | None = None
     # Set by the loader from the validation context, never from the file's own content.
     _source_file: str | None = PrivateAttr(default=None)
 
@@ -205,11 +206,6 @@ class Playbook(_ConfigModel):
 
     def matches(self, labels: dict[str, str]) -> bool:
         return all(m.matches(labels) for m in self.match)
-
-
-BUILTIN_DEFAULT = Playbook(
-    id=DEFAULT_PLAYBOOK_ID, title="Unrouted alert", page=["aiops-specialist"]
-)
 
 
 class PlaybookSet:
@@ -419,6 +415,13 @@ class EscalationPolicy(_ConfigModel):
 
     levels: Annotated[list[EscalationLevel], Field(min_length=1)]
     repeat: Annotated[int, Field(ge=1, le=10)] = 1
+
+
+# Playbooks may carry an escalation policy, which is defined with the on-call models above.
+Playbook.model_rebuild()
+BUILTIN_DEFAULT = Playbook(
+    id=DEFAULT_PLAYBOOK_ID, title="Unrouted alert", page=["aiops-specialist"]
+)
 
 
 _SIMPLE_FIELDS = ("members", "rotation", "start")

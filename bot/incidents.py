@@ -163,6 +163,26 @@ async def find(session: AsyncSession, ref: IncidentRef) -> Incident:
     )
 
 
+async def hand_on(
+    session: AsyncSession,
+    config: LoadedConfig,
+    incident: Incident,
+    page_id: int,
+    actor: str,
+    to_user: str | None,
+    *,
+    now: datetime,
+) -> None:
+    """Pass a waiting page to the next level, or to a named person, before it times out."""
+    incident = await lock(session, incident.id) or incident
+    require_open(incident)
+    page = await session.get(Page, page_id, populate_existing=True)
+    if page is None or page.state != PageState.PENDING:
+        raise UserError("That page is no longer waiting: it was acknowledged or moved on.")
+    await paging.escalate(session, config, page, incident, now=now, by=actor, to_user=to_user)
+    await effects.refresh_card(session, incident, now=now)
+
+
 async def find_by_page(session: AsyncSession, page_id: int) -> Incident:
     query = select(Incident).join(Page, Page.incident_id == Incident.id).where(Page.id == page_id)
     incident = await session.scalar(query)

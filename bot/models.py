@@ -161,6 +161,22 @@ class Alert(Base):
     updated_at: Mapped[datetime]
 
 
+class OncallOverride(Base):
+    """Someone covers a role for a while ("@maria covers ml-engineer tonight 18:00-08:00")."""
+
+    __tablename__ = "oncall_overrides"
+    __table_args__ = (Index("ix_oncall_overrides_end", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(String(80))
+    layer: Mapped[str | None] = mapped_column(String(80))
+    user_id: Mapped[str] = mapped_column(String(32))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
 class Silence(Base):
     """Alerts matching every matcher between ``starts_at`` and ``ends_at`` are stored, not paged."""
 
@@ -191,6 +207,8 @@ class Page(Base):
     role: Mapped[str] = mapped_column(String(80))
     user_id: Mapped[str | None] = mapped_column(String(32))
     attempt: Mapped[int] = mapped_column(default=0)
+    # The attempt this escalation chain began at: the policy level is attempt - chain_start.
+    chain_start: Mapped[int] = mapped_column(default=0)
     state: Mapped[str] = mapped_column(String(16), default=PageState.PENDING)
     reason: Mapped[str] = mapped_column(Text, default="")
     sent_at: Mapped[datetime]

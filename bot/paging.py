@@ -1,35 +1,58 @@
 """Paging: who gets woken, and escalation when nobody acknowledges.
 
-Acknowledgement and escalation both lock the incident row first, so an
-acknowledgement racing an escalation tick is serialised: either the tick sees the
-page acknowledged and stops, or the acknowledgement sees the new page and stops it.
+Each paged role follows an escalation policy (the playbook's, else the role's own, else
+the default: whoever is on call, then the next members in turn). A page row is one
+level of that policy; when its wait runs out the next level is paged, and after the last
+level of the last repeat Warroom gives up loudly in the channel. A level with nobody to
+page (a layer off duty, no lead) is skipped at once and said so in the channel.
+
+Acknowledgement and escalation both lock the incident row first, so an acknowledgement
+racing an escalation tick is serialised: either the tick sees the page acknowledged and
+stops, or the acknowledgement sees the new page and stops it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import effects, timeline
-from bot.config import Playbook
+from bot import effects, overrides, timeline
+from bot.config import EscalationPolicy, Playbook
 from bot.models import Incident, Page, PageState
-from bot.oncall import next_member, on_call
+from bot.oncall import escalation_steps, targets_for_level
 from bot.runtime import LoadedConfig
 from bot.timeline import Kind
 
 DEFAULT_ACK_TIMEOUT = timedelta(minutes=5)
-# After this many trips round a rotation with no acknowledgement, stop paging and
-# raise the alarm in the channel: a page that cycles forever is noise nobody reads.
-MAX_ROUNDS = 3
 
 
-def ack_timeout(config: LoadedConfig, role_id: str, playbook: Playbook | None) -> timedelta:
-    if playbook is not None and playbook.ack_timeout is not None:
-        return playbook.ack_timeout
+def policy_for(
+    config: LoadedConfig, role_id: str, playbook: Playbook | None
+) -> EscalationPolicy | None:
+    if playbook is not None and playbook.escalation is not None:
+        return playbook.escalation
     role = config.oncall.roles.get(role_id)
-    return role.ack_timeout if role else DEFAULT_ACK_TIMEOUT
+    if role is None:
+        return None
+    return escalation_steps(role, playbook.ack_timeout if playbook else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """Where a role's escalation stands: the policy, and the attempt its level 0 was."""
+
+    role_id: str
+    policy: EscalationPolicy
+    start: int
+
+    def level(self, attempt: int) -> int:
+        return (attempt - self.start) % len(self.policy.levels)
+
+    def exhausted(self, attempt: int) -> bool:
+        return attempt - self.start >= len(self.policy.levels) * self.policy.repeat
 
 
 async def page_role(
@@ -41,61 +64,129 @@ async def page_role(
     now: datetime,
     playbook: Playbook | None,
     reason: str,
-) -> Page:
-    """Page the role's current on-call member, or record that nobody is on call."""
-    role = config.oncall.roles.get(role_id)
-    user = on_call(role_id, role, now).user if role and role.members else None
-    timeout = ack_timeout(config, role_id, playbook)
-    return await _send(session, config, incident, role_id, user, 0, now, timeout, reason)
+) -> Page | None:
+    """Start the role's escalation chain at its first level (again, if paged before)."""
+    policy = policy_for(config, role_id, playbook)
+    if policy is None:
+        event = await timeline.record(
+            session,
+            incident,
+            Kind.UNROUTABLE,
+            f"Nobody is on call for {config.role_name(role_id)}: the role has no rotation",
+            now=now,
+            data={"role": role_id},
+        )
+        effects.post_event(session, event, now=now)
+        return None
+    start = await _next_attempt(session, incident, role_id)
+    chain = Chain(role_id, policy, start)
+    return await _page_level(session, config, incident, chain, start, None, now=now, reason=reason)
+
+
+async def _next_attempt(session: AsyncSession, incident: Incident, role_id: str) -> int:
+    latest = await session.scalar(
+        select(func.max(Page.attempt)).where(Page.incident_id == incident.id, Page.role == role_id)
+    )
+    return 0 if latest is None else int(latest) + 1
+
+
+async def _page_level(
+    session: AsyncSession,
+    config: LoadedConfig,
+    incident: Incident,
+    chain: Chain,
+    attempt: int,
+    previous_user: str | None,
+    *,
+    now: datetime,
+    reason: str,
+) -> Page | None:
+    """Page the first level from ``attempt`` on that has somebody; None when none has."""
+    role = config.oncall.roles.get(chain.role_id)
+    covering = await overrides.active(session, now)
+    while not chain.exhausted(attempt):
+        level = chain.policy.levels[chain.level(attempt)]
+        users = (
+            targets_for_level(
+                chain.role_id,
+                role,
+                level,
+                now,
+                previous_user=previous_user,
+                overrides=covering,
+                roles=config.oncall.roles,
+            )
+            if role is not None
+            else []
+        )
+        if users:
+            return await _send(
+                session, config, incident, chain, attempt, users[0], level.wait, now, reason
+            )
+        event = await timeline.record(
+            session,
+            incident,
+            Kind.UNROUTABLE,
+            f"Nobody to page for {config.role_name(chain.role_id)} at {level.notify}; next level",
+            now=now,
+            data={"role": chain.role_id, "level": level.notify},
+        )
+        effects.post_event(session, event, now=now)
+        attempt += 1
+    await _give_up(session, config, incident, chain.role_id, now=now)
+    return None
 
 
 async def _send(
     session: AsyncSession,
     config: LoadedConfig,
     incident: Incident,
-    role_id: str,
-    user: str | None,
+    chain: Chain,
     attempt: int,
-    now: datetime,
+    user: str,
     wait: timedelta,
+    now: datetime,
     reason: str,
 ) -> Page:
-    state = PageState.PENDING if user else PageState.EXHAUSTED
     page = Page(
         incident_id=incident.id,
-        role=role_id,
+        role=chain.role_id,
         user_id=user,
         attempt=attempt,
-        state=state,
+        chain_start=chain.start,
+        state=PageState.PENDING,
         reason=reason,
         sent_at=now,
         ack_deadline=now + wait,
     )
     session.add(page)
     await session.flush()
-    role_name = config.role_name(role_id)
-    if user is None:
-        event = await timeline.record(
-            session,
-            incident,
-            Kind.UNROUTABLE,
-            f"Nobody is on call for {role_name}",
-            now=now,
-            data={"role": role_id, "page_id": page.id},
-        )
-    else:
-        event = await timeline.record(
-            session,
-            incident,
-            Kind.PAGED,
-            f"Paged {user} as {role_name}",
-            now=now,
-            data={"role": role_id, "user_id": user, "attempt": attempt, "page_id": page.id},
-        )
-        effects.send_page(session, page, now=now)
-    if attempt == 0:  # an escalation announces itself; one channel message is enough
+    event = await timeline.record(
+        session,
+        incident,
+        Kind.PAGED,
+        f"Paged {user} as {config.role_name(chain.role_id)}",
+        now=now,
+        data={"role": chain.role_id, "user_id": user, "attempt": attempt, "page_id": page.id},
+    )
+    effects.send_page(session, page, now=now)
+    if attempt == chain.start:  # an escalation announces itself; one channel message is enough
         effects.post_event(session, event, now=now)
     return page
+
+
+async def _give_up(
+    session: AsyncSession, config: LoadedConfig, incident: Incident, role_id: str, *, now: datetime
+) -> None:
+    event = await timeline.record(
+        session,
+        incident,
+        Kind.ESCALATION_EXHAUSTED,
+        f"Nobody acknowledged the page for {config.role_name(role_id)}",
+        now=now,
+        data={"role": role_id},
+    )
+    effects.post_event(session, event, now=now)
 
 
 async def acknowledge(
@@ -141,41 +232,73 @@ async def due_pages(session: AsyncSession, now: datetime, limit: int = 50) -> li
 
 
 async def escalate(
-    session: AsyncSession, config: LoadedConfig, page: Page, incident: Incident, *, now: datetime
+    session: AsyncSession,
+    config: LoadedConfig,
+    page: Page,
+    incident: Incident,
+    *,
+    now: datetime,
+    by: str | None = None,
+    to_user: str | None = None,
 ) -> Page | None:
-    """Hand a timed-out page to the next member of the rotation; None when exhausted.
+    """Move a page on: to the next level (timed out, or "Escalate now"), or to ``to_user``.
 
     The caller must hold the incident row lock and have re-read the page under it.
     """
-    role = config.oncall.roles.get(page.role)
-    members = role.members if role else []
-    if not members or page.attempt + 1 >= len(members) * MAX_ROUNDS:
-        page.state = PageState.EXHAUSTED
-        effects.refresh_page(session, page, now=now)
-        event = await timeline.record(
-            session,
-            incident,
-            Kind.ESCALATION_EXHAUSTED,
-            f"Nobody acknowledged the page for {config.role_name(page.role)}",
-            now=now,
-            data={"role": page.role, "page_id": page.id},
-        )
-        effects.post_event(session, event, now=now)
-        return None
+    playbook = config.playbooks.get(incident.playbook_id)
+    policy = policy_for(config, page.role, playbook)
     page.state = PageState.ESCALATED
     effects.refresh_page(session, page, now=now)
-    user = next_member(role, page.user_id or "", now) if role else None
-    timeout = page.ack_deadline - page.sent_at
+    why = f"{by} handed it on" if by else "did not acknowledge in time"
+    if to_user is not None:
+        why = f"{by} reassigned it"
+    new = None
+    if policy is not None:
+        chain = Chain(page.role, policy, page.chain_start)
+        if to_user is not None:
+            wait = page.ack_deadline - page.sent_at
+            new = await _send(
+                session, config, incident, chain, page.attempt + 1, to_user, wait, now, why
+            )
+        else:
+            new = await _page_level(
+                session,
+                config,
+                incident,
+                chain,
+                page.attempt + 1,
+                page.user_id,
+                now=now,
+                reason=why,
+            )
+    else:
+        await _give_up(session, config, incident, page.role, now=now)
+    target = new.user_id if new else None
     event = await timeline.record(
         session,
         incident,
         Kind.ESCALATED,
-        f"{page.user_id} did not acknowledge within {timeout}; escalating to {user}",
+        f"Page for {config.role_name(page.role)}: {page.user_id} {why}; now {target or 'nobody'}",
         now=now,
-        data={"role": page.role, "from_user": page.user_id, "to_user": user},
+        actor=by,
+        data={"role": page.role, "from_user": page.user_id, "to_user": target},
     )
-    effects.post_event(session, event, now=now)
-    reason = f"escalated: {page.user_id} did not acknowledge"
-    return await _send(
-        session, config, incident, page.role, user, page.attempt + 1, now, timeout, reason
+    if new is not None:  # giving up has its own, louder message
+        effects.post_event(session, event, now=now)
+    return new
+
+
+async def mtta_by_role(
+    session: AsyncSession, *, since: datetime
+) -> dict[str, tuple[timedelta, int]]:
+    """Mean time to acknowledge per role since ``since``, from acknowledged pages."""
+    query = select(Page.role, Page.sent_at, Page.acknowledged_at).where(
+        Page.sent_at >= since, Page.acknowledged_at.is_not(None)
     )
+    spans: dict[str, list[timedelta]] = {}
+    for role, sent, acked in await session.execute(query):
+        spans.setdefault(role, []).append(acked - sent)
+    return {
+        role: (sum(values, timedelta()) / len(values), len(values))
+        for role, values in spans.items()
+    }

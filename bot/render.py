@@ -31,6 +31,7 @@ from bot.snapshot import (
     FollowupView,
     IncidentSnapshot,
     IncidentView,
+    OncallRow,
     PageView,
     SilenceView,
     StepView,
@@ -78,6 +79,9 @@ STEP_MARK: dict[str, str] = {"pending": "☐", "done": "☑", "skipped": "⏭"}
 
 ACK_INCIDENT_ACTION = "incident_ack"
 ACK_PAGE_ACTION = "page_ack"
+ESCALATE_PAGE_ACTION = "page_escalate"
+REASSIGN_PAGE_ACTION = "page_reassign"
+REASSIGN_MODAL = "page_reassign_modal"
 
 _SHORTENED_NOTE = "✂️ Shortened to fit Slack's limits; the full record is in the timeline."
 _IGNORED_LABELS = frozenset({"alertname", "severity", "__name__"})
@@ -474,8 +478,12 @@ def _page_state_blocks(snap: IncidentSnapshot, page: PageView) -> list[Block]:
     if page.state != "pending":
         return [_section(_page_outcome(snap, page))]
     deadline = f"Acknowledge by {ts(page.ack_deadline)}, or the next person on call is paged."
-    button = _button("Acknowledge", ACK_PAGE_ACTION, str(page.id))
-    return [_context(deadline), _actions(f"page_actions_{page.id}", button)]
+    buttons = [
+        _button("Acknowledge", ACK_PAGE_ACTION, str(page.id)),
+        _button("Escalate now", ESCALATE_PAGE_ACTION, str(page.id), style=None),
+        _button("Reassign…", REASSIGN_PAGE_ACTION, str(page.id), style=None),
+    ]
+    return [_context(deadline), _actions(f"page_actions_{page.id}", *buttons)]
 
 
 def _why(snap: IncidentSnapshot) -> Block:
@@ -655,6 +663,9 @@ _HELP_COMMANDS = (
     ("followup <text> [@owner] [YYYY-MM-DD]", "record a follow-up action"),
     ("followups", "open follow-ups across incidents"),
     ("stats [30d]", "incident count, MTTA, MTTR by severity, playbook and role"),
+    ("page <role> [message]", "page another role into this incident"),
+    ("oncall [role]", "who is on call now and next, and the role's MTTA"),
+    ("override <role> @user <14h | until 08:00>", "cover a role for a while"),
     ("reload", "admins: re-read playbooks and the on-call file"),
 )
 
@@ -988,3 +999,47 @@ def timeline_list(snap: IncidentSnapshot) -> Message:
         f"Timeline of incident #{snap.incident.number}",
         _line_sections(lines, 10, lambda n: f"…and {n} more"),
     )
+
+
+def reassign_modal(page: PageView, incident_number: int) -> dict[str, Any]:
+    """Hand a page to someone else: pick the person in Slack's own user picker."""
+    return {
+        "type": "modal",
+        "callback_id": REASSIGN_MODAL,
+        "private_metadata": str(page.id),
+        "title": {"type": "plain_text", "text": f"Reassign (#{incident_number})"[:24]},
+        "submit": {"type": "plain_text", "text": "Page them"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _section(f"Who should take the *{_text(page.role_name, 80)}* page instead?"),
+            {
+                "type": "input",
+                "block_id": "user",
+                "label": {"type": "plain_text", "text": "Person"},
+                "element": {"type": "users_select", "action_id": "user"},
+            },
+        ],
+    }
+
+
+def oncall_text(rows: Sequence[OncallRow]) -> str:
+    """``/incident oncall``: per role, who is on now and who is next, with their MTTA."""
+    if not rows:
+        return "No roles are defined in the on-call file."
+    lines = []
+    for row in rows:
+        lines.append(f"*{_text(row.role_name, 80)}* (`{_text(row.role, 80)}`)")
+        for shift in row.now:
+            covering = " (override)" if shift.overridden_by else ""
+            lines.append(
+                f"  • now, {shift.layer}: {mention(shift.user)}{covering} until {ts(shift.end)}"
+            )
+        if not row.now:
+            lines.append("  • ⚠️ nobody is on call right now")
+        for shift in row.next:
+            lines.append(f"  • next, {shift.layer}: {mention(shift.user)} from {ts(shift.start)}")
+        if row.mtta is not None:
+            lines.append(
+                f"  • MTTA (30 days): {_maybe_duration(row.mtta)} over {row.pages} page(s)"
+            )
+    return "\n".join(lines)

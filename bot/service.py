@@ -12,13 +12,32 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import capture, effects, followups, incidents, paging, postmortems, silences, steps
+from bot import (
+    capture,
+    effects,
+    followups,
+    incidents,
+    oncall_commands,
+    overrides,
+    paging,
+    postmortems,
+    silences,
+    steps,
+)
 from bot.errors import UserError
 from bot.incidents import IncidentRef
 from bot.models import Incident, KeyValue
 from bot.postmortem import render_markdown
 from bot.runtime import Runtime
-from bot.snapshot import FollowupView, IncidentSnapshot, IncidentView, SilenceView, StepView
+from bot.snapshot import (
+    FollowupView,
+    IncidentSnapshot,
+    IncidentView,
+    OncallRow,
+    PageView,
+    SilenceView,
+    StepView,
+)
 from bot.sql import insert
 from bot.stats import compute_stats, render_stats_text
 
@@ -353,6 +372,73 @@ async def past_snapshots(rt: Runtime, incident_id: int, limit: int = 100) -> lis
     async with rt.db.transaction() as session:
         ids = await incidents.recent_resolved(session, limit, exclude=incident_id)
         return [await incidents.snapshot(session, rt.config, i) for i in ids]
+
+
+async def page(rt: Runtime, actor: str, ref: IncidentRef, role_id: str, message: str) -> Outcome:
+    """``/incident page <role> [message]``: bring another role in mid-incident."""
+    if role_id not in rt.config.oncall.roles:
+        known = ", ".join(sorted(rt.config.oncall.roles)) or "none"
+        raise UserError(f"There is no role {role_id!r} in the on-call file (roles: {known}).")
+    async with rt.unit_of_work() as session:
+        incident = await incidents.find(session, ref)
+        incidents.require_open(incident)
+        playbook = rt.config.playbooks.get(incident.playbook_id)
+        reason = f"paged by {actor}" + (f": {message}" if message else "")
+        paged = await paging.page_role(
+            session, rt.config, incident, role_id, now=rt.clock(), playbook=playbook, reason=reason
+        )
+        who = f"<@{paged.user_id}>" if paged and paged.user_id else "nobody (nobody is on call)"
+        return await _outcome(
+            session, rt, incident, f"Paged {who} as {rt.config.role_name(role_id)}."
+        )
+
+
+async def hand_on(rt: Runtime, actor: str, page_id: int, to_user: str | None = None) -> Outcome:
+    """ "Escalate now" (to the next level) or "Reassign…" (to ``to_user``) from a page's DM."""
+    async with rt.unit_of_work() as session:
+        incident = await incidents.find_by_page(session, page_id)
+        await incidents.hand_on(
+            session, rt.config, incident, page_id, actor, to_user, now=rt.clock()
+        )
+        return await _outcome(session, rt, incident, "Handed on.")
+
+
+async def get_page(rt: Runtime, page_id: int) -> tuple[IncidentView, PageView]:
+    async with rt.db.transaction() as session:
+        incident = await incidents.find_by_page(session, page_id)
+        snap = await incidents.snapshot(session, rt.config, incident.id)
+    return snap.incident, next(p for p in snap.pages if p.id == page_id)
+
+
+async def override(rt: Runtime, actor: str, text: str) -> str:
+    """``/incident override <role> @user <duration|until HH:MM>``: someone covers a role."""
+    request = oncall_commands.parse_override(text, rt.config.oncall.roles, now=rt.clock())
+    role = rt.config.oncall.roles[request.role]
+    members = {member for layer in role.layers for member in layer.members}
+    if actor not in rt.settings.admin_ids and actor not in members:
+        raise UserError("Only admins and the role's own members can set an override.")
+    async with rt.unit_of_work() as session:
+        await overrides.add(session, request, actor, now=rt.clock())
+    until = f"{request.end:%Y-%m-%d %H:%M} UTC"
+    return f"<@{request.user}> covers {rt.config.role_name(request.role)} until {until}."
+
+
+async def oncall(rt: Runtime, role_id: str | None = None) -> list[OncallRow]:
+    """Who is on call now and next for each role (or one), and each role's MTTA."""
+    roles = rt.config.oncall.roles
+    if role_id and role_id not in roles:
+        raise UserError(
+            f"There is no role {role_id!r} (roles: {', '.join(sorted(roles)) or 'none'})."
+        )
+    now = rt.clock()
+    async with rt.db.transaction() as session:
+        covering = await overrides.active(session, now)
+        figures = await paging.mtta_by_role(session, since=now - timedelta(days=30))
+    return [
+        oncall_commands.row(rid, role, now, covering, figures.get(rid))
+        for rid, role in roles.items()
+        if role_id in (None, "", rid)
+    ]
 
 
 async def webhook_token(rt: Runtime) -> tuple[str, bool]:

@@ -7,7 +7,7 @@ in one query batch so no renderer ever touches the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 
@@ -127,3 +127,15 @@ class SilenceView:
     ends_at: datetime
     ended_by: str | None
     matched: int
+
+
+@dataclass(frozen=True, slots=True)
+class OncallRow:
+    """One role in ``/incident oncall``: shifts now and next, and its recent MTTA."""
+
+    role: str
+    role_name: str
+    now: list[Any]  # bot.oncall.Shift
+    next: list[Any]
+    mtta: timedelta | None
+    pages: int

@@ -167,6 +167,22 @@ async def _stats(rt: Runtime, cmd: Command) -> Reply:
     return _text(f"```{mrkdwn.truncate(mrkdwn.escape(text), 3500)}```")
 
 
+async def _page(rt: Runtime, cmd: Command) -> Reply:
+    role, _, message = cmd.text.partition(" ")
+    if not role:
+        return _text("Usage: `/incident page <role> [message]`, e.g. `/incident page ml-engineer`.")
+    return _text((await service.page(rt, cmd.user, cmd.ref, role, message.strip())).message)
+
+
+async def _oncall(rt: Runtime, cmd: Command) -> Reply:
+    rows = await service.oncall(rt, cmd.rest.strip() or None)
+    return _text(render.oncall_text(rows))
+
+
+async def _override(rt: Runtime, cmd: Command) -> Reply:
+    return {"response_type": "in_channel", "text": await service.override(rt, cmd.user, cmd.rest)}
+
+
 HANDLERS: dict[str, Handler] = {
     "help": _help,
     "list": _list,
@@ -188,6 +204,9 @@ HANDLERS: dict[str, Handler] = {
     "followup": _followup,
     "followups": _followups,
     "stats": _stats,
+    "page": _page,
+    "oncall": _oncall,
+    "override": _override,
 }
 
 

@@ -53,6 +53,37 @@ def build_app(rt: Runtime, client: AsyncWebClient, signing_secret: str | None) -
         ref = IncidentRef(id=_int(body["actions"][0].get("value")) or 0)
         await _attempt(respond, service.acknowledge(rt, body["user"]["id"], ref))
 
+    @app.action(render.ESCALATE_PAGE_ACTION)
+    async def escalate_now(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        page_id = _int(body["actions"][0].get("value")) or 0
+        await _attempt(respond, service.hand_on(rt, body["user"]["id"], page_id))
+
+    @app.action(render.REASSIGN_PAGE_ACTION)
+    async def reassign(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        try:
+            incident, page = await service.get_page(rt, _int(body["actions"][0].get("value")) or 0)
+        except UserError as exc:
+            await _reply(respond, str(exc))
+            return
+        # Inline, like the Skip modal: the trigger_id expires within seconds.
+        view = render.reassign_modal(page, incident.number)
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.view(render.REASSIGN_MODAL)
+    async def reassigned(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = view["state"]["values"]["user"]["user"].get("selected_user") or ""
+        page_id = _int(view["private_metadata"]) or 0
+        try:
+            await service.hand_on(rt, body["user"]["id"], page_id, to_user=user)
+        except UserError as exc:
+            await ack(response_action="errors", errors={"user": str(exc)})
+            return
+        await ack()
+
     @app.action(render.KEEP_OPEN_ACTION)
     async def keep_open(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()

@@ -418,6 +418,15 @@ def test_role_defaults(tmp_path: Path) -> None:
     assert role.ack_timeout == timedelta(minutes=5)
     assert role.start == datetime(2026, 1, 5, 9, 0)  # naive: wall time in role.timezone
     assert role.zone.key == "Europe/London"
+    assert (role.lead, role.escalation) == (None, None)
+    [layer] = role.layers  # the simple form is one layer named primary
+    assert (layer.name, layer.members, layer.rotation, layer.start, layer.restrictions) == (
+        "primary",
+        ["U0123ABCD", "U0456EFGH"],
+        timedelta(weeks=1),
+        datetime(2026, 1, 5, 9, 0),
+        [],
+    )
 
 
 def test_bad_role_is_skipped_and_the_others_kept(tmp_path: Path) -> None:
@@ -450,6 +459,10 @@ def test_bad_role_is_skipped_and_the_others_kept(tmp_path: Path) -> None:
         ("timezone: GMT+1", "timezone", "unknown time zone 'GMT+1'"),
         ("timezone: ../../etc/passwd", "timezone", "unknown time zone"),
         ("rotaton: 1d", "rotaton", "did you mean 'rotation'?"),
+        ("rotation: 30m", "rotation", "a shift lasts from 1h to 8w, not 0:30:00"),
+        ("rotation: 9w", "rotation", "a shift lasts from 1h to 8w"),
+        ("lead: '@boss'", "lead", "String should match pattern"),
+        ("layers: []", "layers", "at least 1 item"),
     ],
 )
 def test_role_problems(tmp_path: Path, line: str, field: str, says: str) -> None:
@@ -504,6 +517,214 @@ def test_role_can_be_built_in_code_with_duration_text() -> None:
     )
     assert role.rotation == timedelta(hours=12)
     assert role.start.utcoffset() == timedelta(hours=1)
+
+
+LAYERED = """\
+  ml-engineer:
+    name: ML engineer
+    timezone: Europe/London
+    lead: ULEAD
+    layers:
+      - name: primary
+        members: [UA, UB]
+        rotation: 1d
+        start: 2026-01-05T09:00:00
+      - name: secondary
+        members: [UX]
+        start: 2026-01-05T09:00:00
+        restrictions:
+          - days: [mon, tue, wed, thu, fri]
+            from: 09:00
+            to: 17:30
+          - days: [sat]
+    escalation:
+      levels:
+        - notify: layer:primary
+          wait: 5m
+        - notify: next:primary
+          wait: 5m
+        - notify: lead
+          wait: 10m
+        - notify: usergroup:S0TEAM
+          wait: 15m
+        - notify: user:U0BOSS
+          wait: 1h
+        - notify: role:ml-engineer
+          wait: 1h
+      repeat: 2
+"""
+
+
+def layered_file(tmp_path: Path, replace: str = "", by: str = "") -> Path:
+    return oncall_file(tmp_path, LAYERED.replace(replace, by) if replace else LAYERED)
+
+
+def test_layered_role_loads(tmp_path: Path) -> None:
+    oncall, problems = load_oncall(layered_file(tmp_path))
+    assert problems == []
+    role = oncall.roles["ml-engineer"]
+    assert [layer.name for layer in role.layers] == ["primary", "secondary"]
+    primary, secondary = role.layers
+    # The simple fields mirror the first layer, for code written for one rotation.
+    assert (role.members, role.rotation, role.start) == (
+        primary.members,
+        timedelta(days=1),
+        datetime(2026, 1, 5, 9),
+    )
+    assert secondary.rotation == timedelta(weeks=1)
+    office, saturday = secondary.restrictions
+    # YAML reads the unquoted 17:30 as the number 1050: the same minutes after midnight.
+    assert (office.from_, office.to) == (9 * 60, 17 * 60 + 30)
+    assert (saturday.days, saturday.from_, saturday.to) == (["sat"], 0, 24 * 60)
+    assert office.model_dump(by_alias=True) == {
+        "days": ["mon", "tue", "wed", "thu", "fri"],
+        "from": "09:00",
+        "to": "17:30",
+    }
+    assert role.lead == "ULEAD"
+    assert role.escalation is not None and role.escalation.repeat == 2
+    assert [(lv.kind, lv.target) for lv in role.escalation.levels] == [
+        ("layer", "primary"),
+        ("next", "primary"),
+        ("lead", ""),
+        ("usergroup", "S0TEAM"),
+        ("user", "U0BOSS"),
+        ("role", "ml-engineer"),
+    ]
+    assert role.layer("secondary") is secondary and role.layer("tertiary") is None
+
+
+# (text in LAYERED, replaced by, line of the problem, field under roles.ml-engineer, message)
+LAYERED_PROBLEMS = [
+    ("    lead: ULEAD\n", "    lead: ULEAD\n    members: [UA]\n", 6, "members", "not both"),
+    ("- name: secondary", "- name: primary", 11, "layers.1.name", "duplicate layer name"),
+    ("- name: secondary", "- name: Second", 11, "layers.1.name", "pattern"),
+    ("members: [UX]", "members: []", 12, "layers.1.members", "at least 1"),
+    ("rotation: 1d", "rotation: 20m", 9, "layers.0.rotation", "from 1h to 8w, not 0:20:00"),
+    ("days: [sat]", "days: [saturday]", 18, "layers.1.restrictions.1.days.0", "'sat'"),
+    ("from: 09:00", "from: 9am", 16, "layers.1.restrictions.0.from", 'like "09:00"'),
+    ("to: 17:30", "to: 17", 17, "layers.1.restrictions.0.to", "in quotes"),
+    ("to: 17:30", "to: '24:01'", 17, "layers.1.restrictions.0.to", "00:00 to 24:00"),
+    ("from: 09:00", "from: '24:00'", 16, "layers.1.restrictions.0.from", "23:59 at the latest"),
+    ("to: 17:30", "to: '09:00'", 17, "layers.1.restrictions.0.to", "09:00 to 09:00 is empty"),
+    ("from: 09:00", "form: 09:00", 16, "layers.1.restrictions.0.form", "did you mean 'from'?"),
+    (
+        "notify: layer:primary",
+        "notify: layer:tertiary",
+        21,
+        "escalation.levels.0.notify",
+        "no layer named 'tertiary' in this role (layers: primary, secondary)",
+    ),
+    ("notify: next:primary", "notify: next:3", 23, "escalation.levels.1.notify", "named '3'"),
+    ("    lead: ULEAD\n", "", 24, "escalation.levels.2.notify", "the role has no `lead`"),
+    (
+        "notify: user:U0BOSS",
+        "notify: pager:U0BOSS",
+        29,
+        "escalation.levels.4.notify",
+        "cannot notify 'pager:U0BOSS'; expected layer:<name>, next:<name>, lead, user:<U…>, "
+        "usergroup:<S…> (a Slack user group) or role:<role id>",
+    ),
+    ("usergroup:S0TEAM", "usergroup:team", 27, "escalation.levels.3.notify", "cannot notify"),
+    ("wait: 10m", "wait: soon", 26, "escalation.levels.2.wait", "expected a duration"),
+    ("repeat: 2", "repeat: 11", 33, "escalation.repeat", "less than or equal to 10"),
+    ("repeat: 2", "repeat: 0", 33, "escalation.repeat", "greater than or equal to 1"),
+]
+
+
+@pytest.mark.parametrize(("replace", "by", "line", "field", "says"), LAYERED_PROBLEMS)
+def test_layered_role_problems(
+    tmp_path: Path, replace: str, by: str, line: int, field: str, says: str
+) -> None:
+    oncall, problems = load_oncall(layered_file(tmp_path, replace, by))
+    assert oncall.roles == {}
+    [problem] = problems
+    assert (problem.line, problem.field) == (line, f"roles.ml-engineer.{field}")
+    assert says in problem.message
+
+
+def test_role_with_neither_form_names_both_missing_fields(tmp_path: Path) -> None:
+    path = oncall_file(tmp_path, "  ml-engineer:\n    name: ML\n    timezone: UTC\n")
+    oncall, problems = load_oncall(path)
+    assert oncall.roles == {}
+    assert [(p.line, p.field) for p in problems] == [
+        (2, "roles.ml-engineer.members"),
+        (2, "roles.ml-engineer.start"),
+    ]
+    assert problems[0].message == (
+        "Field required: a role needs members and start (one rotation), or layers"
+    )
+
+
+def test_role_built_in_code_reports_its_first_inconsistency() -> None:
+    with pytest.raises(ValidationError, match="members: give either members, rotation, start"):
+        Role.model_validate(
+            {
+                "name": "x",
+                "timezone": "UTC",
+                "members": ["UA"],
+                "layers": [{"name": "primary", "members": ["UA"], "start": "2026-01-05T09:00"}],
+            }
+        )
+
+
+OVERLAPPING = """\
+          - days: [tue]
+            from: "12:00"
+            to: "20:00"
+          - days: [sun]
+            from: "22:00"
+            to: "10:00"
+          - days: [wed, wed]
+"""
+
+
+def test_overlapping_windows_and_unknown_roles_are_errors_but_the_role_is_kept(
+    tmp_path: Path,
+) -> None:
+    text = LAYERED.replace("          - days: [sat]\n", OVERLAPPING)
+    text = text.replace("role:ml-engineer", "role:ml-enginer")
+    oncall, problems = load_oncall(oncall_file(tmp_path, text))
+    assert list(oncall.roles) == ["ml-engineer"]  # the meaning is clear: windows merge
+    prefix = "roles.ml-engineer."
+    assert [(p.level, p.line, p.field.removeprefix(prefix), p.message) for p in problems] == [
+        (
+            "error",
+            18,
+            "layers.1.restrictions.1",
+            "the tue window (tue 12:00-20:00) overlaps the tue window of restrictions.0 "
+            "(mon,tue,wed,thu,fri 09:00-17:30)",
+        ),
+        (
+            "error",
+            21,
+            "layers.1.restrictions.2",
+            "the sun window (sun 22:00-10:00) overlaps the mon window of restrictions.0 "
+            "(mon,tue,wed,thu,fri 09:00-17:30)",
+        ),
+        (
+            "error",
+            24,
+            "layers.1.restrictions.3",
+            "the wed window (wed,wed 00:00-24:00) overlaps the wed window of restrictions.0 "
+            "(mon,tue,wed,thu,fri 09:00-17:30)",
+        ),
+        ("error", 24, "layers.1.restrictions.3", "wed is listed twice"),
+        (
+            "error",
+            37,
+            "escalation.levels.5.notify",
+            "no role 'ml-enginer' in the on-call file (defined: ml-engineer)",
+        ),
+    ]
+
+
+def test_a_role_may_escalate_to_a_role_that_failed_to_load(tmp_path: Path) -> None:
+    # The broken role has its own error; on reload the bot keeps its last good version.
+    broken = "  data-scientist:\n    name: DS\n    timezone: Mars/Olympus\n"
+    text = LAYERED.replace("role:ml-engineer", "role:data-scientist") + broken
+    _, problems = load_oncall(oncall_file(tmp_path, text))
+    assert [p.field for p in problems] == ["roles.data-scientist.timezone"]
 
 
 # --- lint ------------------------------------------------------------------------------
@@ -562,6 +783,30 @@ def test_lint_without_oncall_file_reports_just_that(tmp_path: Path) -> None:
     problems = lint(SHIPPED_PLAYBOOKS, tmp_path / "oncall.yaml")
     assert [(p.level, p.message) for p in problems] == [
         ("warning", f"no on-call file at {tmp_path / 'oncall.yaml'}; copy oncall.example.yaml")
+    ]
+
+
+def test_lint_warns_about_roles_nobody_pages(tmp_path: Path) -> None:
+    folder = tmp_path / "playbooks"
+    write(folder, "default.yaml", "id: default\ntitle: Default\npage: [ml-engineer]\n")
+    escalating = LAYERED.replace("role:ml-engineer", "role:data-scientist")
+    roles = escalating + "  data-scientist:\n" + ROLE + "  sre:\n" + ROLE
+    path = oncall_file(tmp_path, roles)
+    problems = lint(folder, path)
+    # data-scientist is reached through ml-engineer's escalation; sre by nothing at all.
+    assert [(p.level, p.line, p.field) for p in problems] == [("warning", 39, "roles.sre")]
+    assert str(problems[0]) == (
+        f"{path}:39: warning: roles.sre: no playbook pages this role and no other role "
+        "escalates to it, so nobody is ever paged for it"
+    )
+
+
+def test_lint_reports_the_oncall_cross_checks(tmp_path: Path) -> None:
+    folder = tmp_path / "playbooks"
+    write(folder, "default.yaml", "id: default\ntitle: Default\npage: [ml-engineer]\n")
+    path = layered_file(tmp_path, "role:ml-engineer", "role:nobody")
+    assert [(p.level, p.field) for p in lint(folder, path)] == [
+        ("error", "roles.ml-engineer.escalation.levels.5.notify")
     ]
 
 

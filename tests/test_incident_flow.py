@@ -80,7 +80,11 @@ async def test_alert_opens_incident_with_channel_card_and_page(bot: Harness, sam
     # On 2026-11-30 10:00 UTC the weekly data-scientist rotation is in its 47th shift: UDS2.
     page = dms(bot.slack.calls(), "UDS2")
     assert len(page) == 1
-    assert [b["action_id"] for b in buttons(page[0].params)] == ["page_ack"]
+    assert [b["action_id"] for b in buttons(page[0].params)] == [
+        "page_ack",
+        "page_escalate",
+        "page_reassign",
+    ]
 
 
 async def test_same_notification_twice_gives_one_incident_and_one_page(

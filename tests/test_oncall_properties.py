@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import MINUTES_PER_DAY, WEEKDAYS, Role
+from bot.config import MINUTES_PER_DAY, WEEKDAYS, Role, format_clock
 from bot.oncall import Override, Shift, on_call, shifts, who_is_on_call
 
 ZONES = [
@@ -200,9 +200,9 @@ def restrictions(draw: st.DrawFn) -> list[dict[str, Any]]:
     """Non-overlapping weekly windows: one window a day on some days, shorter than a day."""
     days = draw(st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=7, unique=True))
     opens = draw(times)
-    length = draw(st.integers(1, 23)) * 60
-    closes = (opens + length) % MINUTES_PER_DAY
-    return [{"days": days, "from": f"{opens // 60:02d}:{opens % 60:02d}", "to": closes or "24:00"}]
+    closes = opens + draw(st.integers(1, 23)) * 60
+    window = {"from": format_clock(opens), "to": format_clock(closes % MINUTES_PER_DAY or closes)}
+    return [{"days": days, **window}]
 
 
 @st.composite

@@ -408,8 +408,10 @@ def test_pending_page_has_the_page_ack_button() -> None:
     snap = make_snapshot()
     message = render.page_message(snap, snap.pages[0])
     assert_within_limits(message)
-    (button,) = buttons(message)
-    assert (button["action_id"], button["value"], button["style"]) == ("page_ack", "77", "primary")
+    ack, escalate, reassign = buttons(message)
+    assert (ack["action_id"], ack["value"], ack["style"]) == ("page_ack", "77", "primary")
+    assert (escalate["action_id"], escalate["value"]) == ("page_escalate", "77")
+    assert (reassign["action_id"], reassign["value"]) == ("page_reassign", "77")
     text = flat(message)
     assert "You are paged as ML engineer" in text
     assert "<#C0INC3|inc-3-model-drift>" in text
