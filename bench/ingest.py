@@ -8,9 +8,10 @@ port, then sends the same Alertmanager notifications first to ``/bench/noop`` (t
 body, JSON and parser, no database: the ceiling) and then to ``/alerts/alertmanager``
 (the real intake). Every alert is distinct (its own fingerprint and startsAt) and the
 notifications are spread over 40 groups, so the run measures storing alerts and
-opening/joining incidents, not the cheap duplicate path. After the server has stopped,
-the database is counted: every alert sent must be stored, and each group must have
-exactly one incident, or the run fails.
+opening/joining incidents, not the cheap duplicate path. It also reports how long the
+Slack effects of the storm (channels, pages, card edits) waited for the dispatcher. After
+the server has stopped, the database is counted: every alert sent must be stored, and
+each group must have exactly one incident, or the run fails.
 """
 
 from __future__ import annotations

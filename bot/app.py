@@ -25,6 +25,7 @@ from bot.db import Database
 from bot.dispatcher import Dispatcher, Router
 from bot.effects import EffectKind
 from bot.intake_queue import IntakeQueue
+from bot.pager_delivery import PagerDelivery
 from bot.runtime import LoadedConfig, Runtime
 from bot.settings import Settings
 from bot.slack_gateway import (
@@ -34,7 +35,7 @@ from bot.slack_gateway import (
     SlackWebTransport,
     web_client,
 )
-from handlers import alerts, health
+from handlers import alerts, calendar, health
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def create_app(
     gateway = SlackGateway(rt, transport, checks.client)
     routes = {kind: gateway.deliver for kind in gateway.kinds}
     routes[EffectKind.RUN_CHECK] = lambda _kind, payload: checks.run(payload)
+    routes[EffectKind.NOTIFY_PAGER] = PagerDelivery(rt, checks.client).deliver
     routes[EffectKind.CONFIRM_SUBSCRIPTION] = lambda _kind, payload: subscriptions.confirm(
         checks.client, payload
     )
@@ -98,6 +100,7 @@ def create_app(
     app.state.intake = IntakeQueue(rt)
     app.include_router(health.router)
     app.include_router(alerts.router)
+    app.include_router(calendar.router)
     app.add_exception_handler(alerts.Rejected, alerts.rejected)
     _mount_slack(app, rt, settings, client)
     return app

@@ -36,6 +36,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from bot.checks import Check
 from bot.durations import Duration
 from bot.matchers import Matcher, MatcherError, parse_matchers
+from bot.pagers import parse_pagers
 from bot.templating import TemplateStr
 
 Severity = Literal["sev1", "sev2", "sev3", "sev4"]
@@ -448,6 +449,7 @@ class Role(_ConfigModel):
     ack_timeout: Duration = timedelta(minutes=5)
     lead: SlackUserId | None = None
     escalation: EscalationPolicy | None = None
+    pagers: list[NonEmptyStr] = []  # names under the file's top-level `pagers:`
 
     @property
     def zone(self) -> ZoneInfo:
@@ -541,8 +543,25 @@ def _dotted(loc: Loc) -> str:
     return ".".join(str(part) for part in loc)
 
 
+class Person(_ConfigModel):
+    """Per-person settings: extra pagers (SMS, phone) for whoever this Slack user is."""
+
+    pagers: list[NonEmptyStr] = []
+
+
 class OncallConfig(_ConfigModel):
     roles: dict[str, Role] = {}
+    people: dict[str, Person] = {}
+    # Outbound pagers by name (bot.pagers validates them; kept loose here so one broken
+    # pager is reported alone instead of failing the whole file).
+    pagers: dict[str, Any] = {}
+
+    def pagers_for(self, role_id: str, user: str | None) -> list[str]:
+        """The pager names a page of ``role_id`` to ``user`` goes to, besides Slack."""
+        role = self.roles.get(role_id)
+        person = self.people.get(user or "")
+        names = [*(role.pagers if role else []), *(person.pagers if person else [])]
+        return [name for name in dict.fromkeys(names) if name in self.pagers]
 
 
 # --- loading ---------------------------------------------------------------------------
@@ -708,7 +727,11 @@ def _load_oncall(path: Path) -> tuple[OncallConfig, list[Problem], _Document | N
         return config or OncallConfig(), problems, doc
     # Validate the top level without the roles, then each role alone, so that one bad role
     # doesn't cost the others.
-    _, problems = doc.validate(OncallConfig, {**doc.data, "roles": {}})
+    _, problems = doc.validate(OncallConfig, {**doc.data, "roles": {}, "pagers": {}})
+    pagers, pager_problems = parse_pagers(doc.data.get("pagers") or {})
+    problems += [Problem(str(path), None, "", message) for message in pager_problems]
+    people, people_problems = doc.validate(OncallConfig, {"people": doc.data.get("people") or {}})
+    problems += people_problems
     roles: dict[str, Role] = {}
     for role_id, raw in raw_roles.items():
         prefix = ("roles", role_id)
@@ -723,7 +746,24 @@ def _load_oncall(path: Path) -> tuple[OncallConfig, list[Problem], _Document | N
     for role_id, role in roles.items():
         for loc, message in _questionable(role, known_roles=[str(r) for r in raw_roles]):
             problems.append(doc.problem(("roles", role_id, *loc), message))
-    return OncallConfig(roles=roles), problems, doc
+    known = {**pagers}
+    for where, names in _pager_references(roles, people.people if people else {}):
+        problems += [
+            doc.problem(where, f"no pager named {name!r} under `pagers:`")
+            for name in names
+            if name not in known
+        ]
+    config = OncallConfig(roles=roles, people=people.people if people else {}, pagers=dict(pagers))
+    return config, problems, doc
+
+
+def _pager_references(
+    roles: dict[str, Role], people: dict[str, Person]
+) -> Iterator[tuple[Loc, list[str]]]:
+    for role_id, role in roles.items():
+        yield ("roles", role_id, "pagers"), role.pagers
+    for user, person in people.items():
+        yield ("people", user, "pagers"), person.pagers
 
 
 def _questionable(role: Role, known_roles: list[str]) -> Iterator[tuple[Loc, str]]:

@@ -6,8 +6,10 @@ the state change, its timeline events and its effects commit together or not at 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ from sqlalchemy.ext.asyncio import (
 from bot.settings import async_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Set inside a transaction of this task, so a nested one does not wait for itself.
+_in_transaction: ContextVar[bool] = ContextVar("in_transaction", default=False)
 
 
 class Database:
@@ -36,6 +40,7 @@ class Database:
         if self.is_sqlite:
             _tune_sqlite(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._turns = asyncio.Lock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -43,9 +48,23 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: commit on success, roll back on any error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        """A session inside one transaction: commit on success, roll back on any error.
+
+        On SQLite, transactions take turns in arrival order. SQLite has one writer, and its
+        busy-wait favours whoever just committed: during an alert storm the intake worker
+        would win every time and pages would wait for the storm to end.
+        """
+        if self._turns is None or _in_transaction.get():
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        async with self._turns:
+            marker = _in_transaction.set(True)
+            try:
+                async with self.sessions() as session, session.begin():
+                    yield session
+            finally:
+                _in_transaction.reset(marker)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -34,6 +34,7 @@ class EffectKind(StrEnum):
     CAPTURE_MESSAGE = "capture_message"
     REMIND_FOLLOWUPS = "remind_followups"
     POST_RELATED = "post_related"
+    NOTIFY_PAGER = "notify_pager"
 
 
 def _incident_key(incident: Incident) -> str:
@@ -188,3 +189,16 @@ def remind_followups(
 
 def post_related(session: AsyncSession, incident: Incident, *, now: datetime) -> None:
     _add(session, EffectKind.POST_RELATED, _incident_key(incident), now, incident_id=incident.id)
+
+
+def notify_pagers(
+    session: AsyncSession, page: Page, pagers: list[str], action: str, *, now: datetime
+) -> None:
+    """Tell outbound pagers (PagerDuty, Opsgenie, SMS webhooks) about a page.
+
+    One ordering key per page and pager keeps trigger → acknowledge → resolve in order,
+    while a slow provider holds up neither Slack nor the other pagers.
+    """
+    for name in pagers:
+        key = f"pager:{page.id}:{name}"[:80]
+        _add(session, EffectKind.NOTIFY_PAGER, key, now, page_id=page.id, pager=name, action=action)

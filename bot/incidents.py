@@ -247,7 +247,7 @@ async def acknowledge(
 ) -> list[Page]:
     incident = await lock(session, incident.id) or incident
     require_open(incident)
-    pages = await paging.acknowledge(session, incident, actor, now=now, page_id=page_id)
+    pages = await paging.acknowledge(session, config, incident, actor, now=now, page_id=page_id)
     if not pages:
         return []
     if incident.acknowledged_at is None:
@@ -289,7 +289,13 @@ async def set_status(
 
 
 async def resolve(
-    session: AsyncSession, incident: Incident, actor: str | None, summary: str, *, now: datetime
+    session: AsyncSession,
+    config: LoadedConfig,
+    incident: Incident,
+    actor: str | None,
+    summary: str,
+    *,
+    now: datetime,
 ) -> TimelineEvent:
     incident = await lock(session, incident.id) or incident
     require_open(incident)
@@ -297,7 +303,7 @@ async def resolve(
     incident.resolved_at = now
     incident.auto_resolve_at = None
     incident.summary = summary or None
-    await paging.cancel_pending(session, incident, now=now)
+    await paging.close_pages(session, config, incident, now=now)
     event = await timeline.record(
         session, incident, Kind.RESOLVED, summary or "Resolved", now=now, actor=actor
     )

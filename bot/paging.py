@@ -170,6 +170,7 @@ async def _send(
         data={"role": chain.role_id, "user_id": user, "attempt": attempt, "page_id": page.id},
     )
     effects.send_page(session, page, now=now)
+    _tell_pagers(session, config, page, "trigger", now=now)
     if attempt == chain.start:  # an escalation announces itself; one channel message is enough
         effects.post_event(session, event, now=now)
     return page
@@ -191,6 +192,7 @@ async def _give_up(
 
 async def acknowledge(
     session: AsyncSession,
+    config: LoadedConfig,
     incident: Incident,
     actor: str,
     *,
@@ -210,14 +212,21 @@ async def acknowledge(
         page.acknowledged_at = now
         page.acknowledged_by = actor
         effects.refresh_page(session, page, now=now)
+        _tell_pagers(session, config, page, "acknowledge", now=now)
     return pages
 
 
-async def cancel_pending(session: AsyncSession, incident: Incident, *, now: datetime) -> None:
-    query = select(Page).where(Page.incident_id == incident.id, Page.state == PageState.PENDING)
+async def close_pages(
+    session: AsyncSession, config: LoadedConfig, incident: Incident, *, now: datetime
+) -> None:
+    """The incident is resolved: waiting pages are cancelled, and pagers told it is over."""
+    open_states = (PageState.PENDING, PageState.ACKNOWLEDGED)
+    query = select(Page).where(Page.incident_id == incident.id, Page.state.in_(open_states))
     for page in await session.scalars(query):
-        page.state = PageState.CANCELLED
-        effects.refresh_page(session, page, now=now)
+        if page.state == PageState.PENDING:
+            page.state = PageState.CANCELLED
+            effects.refresh_page(session, page, now=now)
+        _tell_pagers(session, config, page, "resolve", now=now)
 
 
 async def due_pages(session: AsyncSession, now: datetime, limit: int = 50) -> list[Page]:
@@ -249,6 +258,7 @@ async def escalate(
     policy = policy_for(config, page.role, playbook)
     page.state = PageState.ESCALATED
     effects.refresh_page(session, page, now=now)
+    _tell_pagers(session, config, page, "resolve", now=now)  # stop paging this person
     why = f"{by} handed it on" if by else "did not acknowledge in time"
     if to_user is not None:
         why = f"{by} reassigned it"
@@ -286,6 +296,14 @@ async def escalate(
     if new is not None:  # giving up has its own, louder message
         effects.post_event(session, event, now=now)
     return new
+
+
+def _tell_pagers(
+    session: AsyncSession, config: LoadedConfig, page: Page, action: str, *, now: datetime
+) -> None:
+    pagers = config.oncall.pagers_for(page.role, page.user_id)
+    if pagers:
+        effects.notify_pagers(session, page, pagers, action, now=now)
 
 
 async def mtta_by_role(

@@ -24,6 +24,7 @@ from bot import (
     silences,
     steps,
 )
+from bot.calendar import feed_path
 from bot.errors import UserError
 from bot.incidents import IncidentRef
 from bot.models import Incident, KeyValue
@@ -103,7 +104,9 @@ async def status(rt: Runtime, actor: str, ref: IncidentRef, text: str) -> Outcom
 async def resolve(rt: Runtime, actor: str, ref: IncidentRef, summary: str) -> Outcome:
     async with rt.unit_of_work() as session:
         incident = await incidents.find(session, ref)
-        await incidents.resolve(session, incident, actor, summary.strip(), now=rt.clock())
+        await incidents.resolve(
+            session, rt.config, incident, actor, summary.strip(), now=rt.clock()
+        )
         message = f"Resolved incident #{incident.number}; the postmortem is being posted."
         return await _outcome(session, rt, incident, message)
 
@@ -230,7 +233,7 @@ async def auto_resolve_due(rt: Runtime) -> int:
             if incident.auto_resolve_at > now:
                 continue
             summary = "Every alert resolved and stayed quiet; Warroom resolved it automatically."
-            await incidents.resolve(session, incident, None, summary, now=now)
+            await incidents.resolve(session, rt.config, incident, None, summary, now=now)
     return len(due)
 
 
@@ -434,8 +437,12 @@ async def oncall(rt: Runtime, role_id: str | None = None) -> list[OncallRow]:
     async with rt.db.transaction() as session:
         covering = await overrides.active(session, now)
         figures = await paging.mtta_by_role(session, since=now - timedelta(days=30))
+    secret, _ = await webhook_token(rt)
     return [
-        oncall_commands.row(rid, role, now, covering, figures.get(rid))
+        replace(
+            oncall_commands.row(rid, role, now, covering, figures.get(rid)),
+            calendar=feed_path(secret, rid),
+        )
         for rid, role in roles.items()
         if role_id in (None, "", rid)
     ]

@@ -139,3 +139,4 @@ class OncallRow:
     next: list[Any]
     mtta: timedelta | None
     pages: int
+    calendar: str | None = None  # the role's iCalendar feed path, with its token

@@ -1,0 +1,524 @@
+"""Paging: alert-to-first-DM latency, and escalations per second with 10,000 pending.
+
+    python -m bench.paging [--alerts 300] [--concurrency 8] [--pending 10000] [--limit 100]
+                           [--database-url postgresql://postgres@127.0.0.1:5432/warroom_bench]
+
+Two phases, each on a fresh database:
+
+1. Latency. The real app (``uvicorn --factory bot.app:create_app``, scheduler and
+   dispatcher running, the real slack_sdk transport) runs as a subprocess pointed at an
+   in-process fake Slack Web API (``tests.fakes.slack_api``). Every alert opens its own
+   incident (its own ``model`` label), whose playbook pages the data scientist. For each,
+   the time from just before the POST to the moment the fake receives the
+   ``chat.postMessage`` DM of that incident's page.
+2. Escalation. The app in-process with a hand-moved clock and effect delivery switched off
+   (``rt.after_commit`` is a no-op): ``--pending`` alerts, sent through the real intake
+   route in large Alertmanager payloads, open as many incidents, each with a pending page.
+   The clock then jumps past every deadline and ``service.escalate_due`` is called until
+   it escalates nothing more. Every page must have escalated exactly once, to a new
+   pending page, or the run fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from bench.ingest import (
+    Notifications,
+    _show_log,
+    cpu_seconds,
+    describe,
+    free_port,
+    make_client,
+    reset_postgres,
+    stop_server,
+    wait_healthy,
+)
+from bot import service
+from bot.app import create_app
+from bot.db import Database
+from bot.models import Incident, Page, PageState
+from bot.settings import Settings
+from bot.slack_gateway import ConsoleSlack
+from tests.fakes.slack_api import FakeSlackApi
+
+ROOT = Path(__file__).resolve().parent.parent
+INTAKE_PATH = "/alerts/alertmanager"
+WARMUP_ALERTS = 8
+DM_TIMEOUT = 120.0  # for the last page DM to reach the fake after the last POST
+SETUP_ALERTS_PER_REQUEST = 500  # ~280 kB a body, under the intake's 1 MiB limit
+SETUP_CONCURRENCY = 4  # the intake queue commits these together
+
+
+def nearest_rank(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile: an observed value, never an interpolated one."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def _discard(_line: str) -> None:
+    """Console-mode output sink for phase 2, where nothing is delivered anyway."""
+
+
+# --- phase 1: alert to first DM ------------------------------------------------------------
+
+
+class TimedSlack(FakeSlackApi):
+    """The fake Slack, noting when each DM arrived: ``ts`` of the answer -> perf_counter.
+
+    The clock is read as the request reaches the fake's handler, before it is answered.
+    A DM is a ``chat.postMessage`` the fake answered with a ``D…`` channel (posted to a
+    user). Pages are the only DMs Warroom sends in this run.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._arrivals_lock = threading.Lock()
+        self.dm_arrivals: dict[str, float] = {}
+
+    def handle(
+        self, http_method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        arrived = time.perf_counter()
+        status, payload, extra = super().handle(http_method, path, headers, body)
+        is_post = path.split("?", 1)[0].strip("/") == "chat.postMessage"
+        answered = isinstance(payload, dict) and bool(payload.get("ok"))
+        if is_post and answered and str(payload["channel"]).startswith("D"):
+            with self._arrivals_lock:
+                self.dm_arrivals[str(payload["ts"])] = arrived
+        return status, payload, extra
+
+    def dm_count(self) -> int:
+        with self._arrivals_lock:
+            return len(self.dm_arrivals)
+
+
+def start_app(
+    database_url: str, token: str, port: int, slack_url: str, log: Path
+) -> subprocess.Popen[bytes]:
+    """``create_app()`` from the environment, as ``warroom serve`` builds it, Slack faked.
+
+    Variables a ``.env`` file could fill in are set (empty where unused) so the run does
+    not depend on the working directory.
+    """
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "WARROOM_WEBHOOK_TOKEN": token,
+        "WARROOM_PLAYBOOKS": "./playbooks",
+        "WARROOM_ONCALL": "./oncall.example.yaml",
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_API_URL": slack_url,
+        "SLACK_SIGNING_SECRET": "",
+        "SLACK_APP_TOKEN": "",
+        "PORT": str(port),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "bot.app:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    with log.open("wb") as out:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+@dataclass
+class Sent:
+    """One alert request: the ``model`` it opens an incident for, and its client times."""
+
+    model: str
+    body: bytes
+    started: float = 0.0
+    answered: float = 0.0
+    error: str | None = None
+
+
+async def send_all(client: httpx.AsyncClient, requests: list[Sent], concurrency: int) -> None:
+    """Send every request with ``concurrency`` in flight, noting when each left and returned."""
+    pending = iter(requests)
+
+    async def worker() -> None:
+        for sent in pending:
+            sent.started = time.perf_counter()
+            try:
+                response = await client.post(INTAKE_PATH, content=sent.body)
+                if response.status_code != 200:
+                    sent.error = f"HTTP {response.status_code}: {response.text[:300]}"
+            except httpx.HTTPError as exc:
+                sent.error = repr(exc)
+            sent.answered = time.perf_counter()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def wait_for_dms(slack: TimedSlack, expected: int, timeout: float) -> bool:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while slack.dm_count() < expected:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.005)
+    return True
+
+
+def requests_for(notes: Notifications, count: int, tag: str) -> list[Sent]:
+    """One alert a request, each of its own group: every request opens an incident."""
+    bodies = notes.batch(count, 1, groups=count, tag=tag)
+    return [Sent(f"{tag}-{notes.run_id}-{r % count:02d}", body) for r, body in enumerate(bodies)]
+
+
+@dataclass
+class LatencyResult:
+    latencies: list[float] = field(default_factory=list)  # POST start to DM arrival, s
+    answers: list[float] = field(default_factory=list)  # POST start to HTTP answer, s
+    after_answer: list[float] = field(default_factory=list)  # HTTP answer to DM arrival, s
+    wall: float = 0.0
+    server_cpu: float = 0.0
+    last_dm_after_last_answer: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+
+async def latency_phase(args: argparse.Namespace, database_url: str, workdir: Path) -> int:
+    notes = Notifications()
+    warm = requests_for(notes, WARMUP_ALERTS, "warm")
+    measured = requests_for(notes, args.alerts, "lat")
+    token = secrets.token_urlsafe(24)
+    port = free_port()
+    log = workdir / "server.log"
+    result = LatencyResult()
+    print(
+        f"\n[1] alert to first DM: {args.alerts} alerts (after {WARMUP_ALERTS} warm-up), one "
+        f"incident each, {args.concurrency} in flight; app as a subprocess with its scheduler "
+        "and dispatcher, Slack faked in this process"
+    )
+    with TimedSlack() as slack:
+        proc = start_app(database_url, token, port, slack.url, log)
+        try:
+            async with make_client(port, token, args.concurrency, httpx_pool=False) as client:
+                await wait_healthy(client, proc)
+                await send_all(client, warm, args.concurrency)
+                if any(s.error for s in warm):
+                    raise RuntimeError(f"warm-up failed: {next(s.error for s in warm if s.error)}")
+                if not await wait_for_dms(slack, len(warm), DM_TIMEOUT):
+                    raise RuntimeError("warm-up page DMs did not all arrive")
+                before = slack.dm_count()
+                cpu_before = cpu_seconds(proc.pid)
+                began = time.perf_counter()
+                await send_all(client, measured, args.concurrency)
+                all_arrived = await wait_for_dms(slack, before + len(measured), DM_TIMEOUT)
+                result.wall = time.perf_counter() - began
+                result.server_cpu = cpu_seconds(proc.pid) - cpu_before
+        except BaseException:
+            stop_server(proc)
+            _show_log(log, sys.stderr)
+            raise
+        stopped_in = stop_server(proc)
+        arrivals = dict(slack.dm_arrivals)
+    if not all_arrived:
+        result.problems.append(
+            f"only {len(arrivals) - before} of {len(measured)} page DMs arrived within "
+            f"{DM_TIMEOUT:.0f} s"
+        )
+    await match_dms(database_url, measured, arrivals, result)
+    report_latency(result, len(measured), stopped_in)
+    _show_log(log, sys.stdout)
+    if proc.returncode not in (0, -signal.SIGTERM):
+        result.problems.append(f"server exited with status {proc.returncode}")
+    for problem in result.problems:
+        print(f"FAIL: {problem}", file=sys.stderr)
+    return 1 if result.problems else 0
+
+
+async def match_dms(
+    database_url: str, measured: list[Sent], arrivals: dict[str, float], result: LatencyResult
+) -> None:
+    """Pair each alert with its incident's first page DM, through the page's stored ``dm_ts``.
+
+    Also checks the run: one incident and one first page per alert, each DM'd exactly once.
+    """
+    by_model = {s.model: s for s in measured}
+    db = Database(database_url)
+    try:
+        async with db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(Incident.labels, Page.attempt, Page.dm_ts).join(
+                        Page, Page.incident_id == Incident.id
+                    )
+                )
+            ).all()
+    finally:
+        await db.dispose()
+    first_pages: dict[str, str | None] = {}
+    for labels, attempt, dm_ts in rows:
+        model = labels.get("model", "")
+        if model in by_model and attempt == 0:
+            if model in first_pages:
+                result.problems.append(f"incident of {model} has two first pages")
+            first_pages[model] = dm_ts
+    stored_ts = {ts for ts in first_pages.values() if ts}
+    for sent in measured:
+        if sent.error:
+            result.problems.append(f"alert {sent.model}: {sent.error}")
+            continue
+        dm_ts = first_pages.get(sent.model)
+        if dm_ts is None or dm_ts not in arrivals:
+            continue  # counted below
+        result.latencies.append(arrivals[dm_ts] - sent.started)
+        result.answers.append(sent.answered - sent.started)
+        result.after_answer.append(arrivals[dm_ts] - sent.answered)
+    missing = len(measured) - len(result.latencies)
+    if missing:
+        result.problems.append(f"{missing} of {len(measured)} alerts have no delivered page DM")
+    # Every DM the fake received should be one stored on a page: an extra one is a page
+    # sent twice (say, its dm_ts could not be saved and the effect was retried).
+    warm_and_measured = len(arrivals) - len(stored_ts & arrivals.keys())
+    if warm_and_measured > WARMUP_ALERTS:
+        extra = warm_and_measured - WARMUP_ALERTS
+        result.problems.append(f"{extra} DMs the fake received belong to no measured page")
+    if measured:
+        last_answer = max(s.answered for s in measured)
+        result.last_dm_after_last_answer = max(arrivals.values()) - last_answer
+
+
+def report_latency(result: LatencyResult, sent: int, stopped_in: float) -> None:
+    def row(name: str, values: list[float]) -> str:
+        if not values:
+            return f"  {name:<34} (none)"
+        p50, p99 = (nearest_rank(values, p) * 1000 for p in (50, 99))
+        top = max(values) * 1000
+        return f"  {name:<34} p50 {p50:>8.1f} ms   p99 {p99:>8.1f} ms   max {top:>8.1f} ms"
+
+    print(f"alerts sent {sent}, page DMs measured {len(result.latencies)}")
+    print(row("alert POST to first page DM", result.latencies))
+    print(row("  of which POST to HTTP 200", result.answers))
+    print(row("  of which HTTP 200 to DM", result.after_answer))
+    if result.wall:
+        print(
+            f"wall {result.wall:.1f} s ({sent / result.wall:.0f} alerts/s); server CPU "
+            f"{result.server_cpu / result.wall:.0%} of a core; last DM "
+            f"{result.last_dm_after_last_answer * 1000:.0f} ms after the last HTTP 200; "
+            f"server stopped in {stopped_in:.1f} s"
+        )
+
+
+# --- phase 2: escalations per second -------------------------------------------------------
+
+
+class ManualClock:
+    """The app's clock, moved by hand: deadlines pass when the benchmark says so."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def page_counts(db: Database) -> dict[tuple[str, int], int]:
+    """Pages by (state, attempt)."""
+    async with db.transaction() as session:
+        rows = await session.execute(
+            select(Page.state, Page.attempt, func.count()).group_by(Page.state, Page.attempt)
+        )
+        return {(state, attempt): n for state, attempt, n in rows.all()}
+
+
+async def escalation_phase(args: argparse.Namespace, database_url: str) -> int:
+    pending, limit = args.pending, args.limit
+    print(
+        f"\n[2] escalations with {pending} pending: app in-process, clock moved by hand; "
+        "effect delivery is OFF (rt.after_commit is a no-op), so this times escalation "
+        "processing (state, timeline, effect rows), not Slack"
+    )
+    token = secrets.token_urlsafe(24)
+    settings = Settings(
+        _env_file=None,
+        DATABASE_URL=database_url,
+        SLACK_BOT_TOKEN="",
+        WARROOM_WEBHOOK_TOKEN=token,
+        WARROOM_PLAYBOOKS=ROOT / "playbooks",
+        WARROOM_ONCALL=ROOT / "oncall.example.yaml",
+        WARROOM_SOURCES=ROOT / "no-sources.yaml",
+    )
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    app = create_app(
+        settings, clock=clock, transport=ConsoleSlack(write=_discard), run_scheduler=False
+    )
+    rt = app.state.runtime
+    rt.after_commit = lambda: None
+    notes = Notifications()
+    per_request = min(SETUP_ALERTS_PER_REQUEST, pending)
+    requests = math.ceil(pending / per_request)
+    batches = notes.batch(requests, per_request, groups=requests, tag="esc")
+    bodies = [Sent("", own_groups(body)) for body in batches]
+    problems: list[str] = []
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://warroom", headers=headers, timeout=600
+        ) as client:
+            began = time.perf_counter()
+            await send_all(client, bodies, SETUP_CONCURRENCY)
+            setup = time.perf_counter() - began
+        errors = [s.error for s in bodies if s.error]
+        if errors:
+            raise RuntimeError(f"setup intake failed: {errors[0]}")
+        before = await page_counts(rt.db)
+        opened = sum(before.values())
+        print(
+            f"setup: {requests} Alertmanager requests of {per_request} alerts opened "
+            f"{opened} incidents with a pending page in {setup:.1f} s "
+            f"({opened / setup:.0f} incidents/s through intake)"
+        )
+        if before != {(PageState.PENDING, 0): requests * per_request}:
+            problems.append(f"setup left pages {before}, expected {pending} pending first pages")
+        async with rt.db.transaction() as session:
+            latest = await session.scalar(select(func.max(Page.ack_deadline)))
+        clock.now = latest + timedelta(seconds=1)
+        calls: list[tuple[int, float]] = []
+        began = time.perf_counter()
+        while True:
+            started = time.perf_counter()
+            done = await service.escalate_due(rt, limit)
+            calls.append((done, time.perf_counter() - started))
+            if done == 0:
+                break
+        wall = time.perf_counter() - began
+        after = await page_counts(rt.db)
+    escalated = sum(n for n, _ in calls)
+    print(
+        f"escalate_due(limit={limit}): {escalated} escalations in {wall:.1f} s = "
+        f"{escalated / wall:.0f} escalations/s over {len(calls)} calls (the last returned 0)"
+    )
+    report_call_rates(calls)
+    got_escalated = after.get((PageState.ESCALATED, 0), 0)
+    new_pending = after.get((PageState.PENDING, 1), 0)
+    print(
+        f"pages after: {got_escalated} first pages escalated, {new_pending} new pending pages "
+        f"(attempt 1); all states: {dict(sorted(after.items()))}"
+    )
+    expected = {(PageState.ESCALATED, 0): pending, (PageState.PENDING, 1): pending}
+    if escalated != pending or after != expected:
+        problems.append(
+            f"expected {pending} escalated and {pending} new pending pages, got {after} "
+            f"({escalated} reported escalated)"
+        )
+    for problem in problems:
+        print(f"FAIL: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def own_groups(body: bytes) -> bytes:
+    """Give each alert of a notification its own ``model`` label, hence its own incident.
+
+    Alertmanager would send these as separate notifications; intake does not mind, and
+    large bodies make the setup of 10,000 incidents take seconds rather than minutes.
+    """
+    payload = json.loads(body)
+    for alert in payload["alerts"]:
+        alert["labels"]["model"] += f"-{alert['fingerprint']}"
+    return json.dumps(payload).encode()
+
+
+def report_call_rates(calls: list[tuple[int, float]]) -> None:
+    """Escalations/s per tenth of the run: a rate that falls as rows pile up shows here."""
+    working = [(n, t) for n, t in calls if n]
+    if len(working) < 10:
+        return
+    tenth = len(working) // 10
+    rates = []
+    for i in range(10):
+        part = working[i * tenth : (i + 1) * tenth if i < 9 else len(working)]
+        rates.append(sum(n for n, _ in part) / sum(t for _, t in part))
+    print("  escalations/s by tenth of the run: " + " ".join(f"{r:.0f}" for r in rates))
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+async def fresh_database(args: argparse.Namespace, workdir: Path, name: str) -> str:
+    if args.database_url is None:
+        return f"sqlite:///{workdir / name}"
+    if make_url(args.database_url).get_backend_name() == "postgresql":
+        await reset_postgres(args.database_url)
+    return str(args.database_url)
+
+
+async def bench(args: argparse.Namespace, workdir: Path) -> int:
+    shown = describe(args.database_url) if args.database_url else "sqlite, a fresh file a phase"
+    print(f"Warroom paging, database {shown}")
+    print("load average before the run: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    status = 0
+    if args.only in (None, "latency"):
+        status |= await latency_phase(args, await fresh_database(args, workdir, "lat.db"), workdir)
+    if args.only in (None, "escalation"):
+        status |= await escalation_phase(args, await fresh_database(args, workdir, "esc.db"))
+    return status
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.paging", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--alerts", type=int, default=300, help="alerts (incidents) timed")
+    parser.add_argument("--concurrency", type=int, default=8, help="alert requests in flight")
+    parser.add_argument("--pending", type=int, default=10_000, help="pages to escalate")
+    parser.add_argument("--limit", type=int, default=100, help="escalate_due's limit per call")
+    parser.add_argument("--only", choices=["latency", "escalation"], help="run one phase")
+    parser.add_argument(
+        "--database-url",
+        help="default: a fresh SQLite file in a temporary directory; a PostgreSQL URL "
+        "(database name containing 'bench') has its public schema dropped and recreated "
+        "before each phase",
+    )
+    args = parser.parse_args(argv)
+    if min(args.alerts, args.concurrency, args.pending, args.limit) < 1:
+        parser.error("--alerts, --concurrency, --pending and --limit must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    workdir = Path(tempfile.mkdtemp(prefix="warroom-bench-"))
+    try:
+        return asyncio.run(bench(args, workdir))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
