@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, inspect, select, update
 from sqlalchemy.engine import make_url
 
 from bench.ingest import (
@@ -58,7 +58,7 @@ from bench.ingest import (
 from bot import service
 from bot.app import create_app
 from bot.db import Database
-from bot.models import Incident, Page, PageState
+from bot.models import Counter, Effect, Incident, Page, PageState, TimelineEvent
 from bot.settings import Settings
 from bot.slack_gateway import ConsoleSlack
 from tests.fakes.slack_api import FakeSlackApi
@@ -69,6 +69,7 @@ WARMUP_ALERTS = 8
 DM_TIMEOUT = 120.0  # for the last page DM to reach the fake after the last POST
 SETUP_ALERTS_PER_REQUEST = 500  # ~280 kB a body, under the intake's 1 MiB limit
 SETUP_CONCURRENCY = 4  # the intake queue commits these together
+COPY_BATCH = 1000  # copied incidents per transaction
 
 
 def nearest_rank(values: Sequence[float], p: float) -> float:
@@ -343,6 +344,95 @@ class ManualClock:
         return self.now
 
 
+def own_groups(body: bytes) -> bytes:
+    """Give each alert of a notification its own ``model`` label, hence its own incident.
+
+    Alertmanager would send these as separate notifications; intake does not mind.
+    """
+    payload = json.loads(body)
+    for alert in payload["alerts"]:
+        alert["labels"]["model"] += f"-{alert['fingerprint']}"
+    return json.dumps(payload).encode()
+
+
+async def open_through_intake(client: httpx.AsyncClient, notes: Notifications, count: int) -> None:
+    """``count`` incidents through ``/alerts/alertmanager``, in large notifications."""
+    sizes = [SETUP_ALERTS_PER_REQUEST] * (count // SETUP_ALERTS_PER_REQUEST)
+    sizes += [count % SETUP_ALERTS_PER_REQUEST] if count % SETUP_ALERTS_PER_REQUEST else []
+    requests = [Sent("", own_groups(notes.batch(1, n, groups=1, tag="esc")[0])) for n in sizes]
+    await send_all(client, requests, SETUP_CONCURRENCY)
+    if errors := [s.error for s in requests if s.error]:
+        raise RuntimeError(f"setup intake failed: {errors[0]}")
+
+
+def _columns(row: Any, model: type[Any]) -> dict[str, Any]:
+    """Every column of an ORM row but its id, as plain values (JSON ones copied)."""
+    values = {a.key: getattr(row, a.key) for a in inspect(model).column_attrs if a.key != "id"}
+    return {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+
+
+async def copy_incident(db: Database, count: int) -> None:
+    """``count`` copies of the one incident in the database: its row, page and timeline.
+
+    The template was opened by the real intake, so every copy has the same playbook,
+    paged person, reason and deadline. Each copy gets its own number, ``model`` label and
+    group key. Steps, alerts and effects are not copied: escalation reads none of them
+    (it reads pages, the incident, overrides and the card's refresh effects).
+    """
+    async with db.transaction() as session:
+        template = (await session.scalars(select(Incident))).one()
+        page = (await session.scalars(select(Page))).one()
+        events = list(await session.scalars(select(TimelineEvent).order_by(TimelineEvent.id)))
+    incident_values, page_values = _columns(template, Incident), _columns(page, Page)
+    event_values = [_columns(e, TimelineEvent) for e in events]
+    model = str(template.labels["model"])
+    group_key, title = str(template.group_key), template.title
+    for start in range(0, count, COPY_BATCH):
+        copies = range(start, min(start + COPY_BATCH, count))
+        incidents = []
+        for i in copies:
+            copy_model = f"{model}-copy{i:05d}"
+            incidents.append(
+                {
+                    **incident_values,
+                    "number": template.number + 1 + i,
+                    "title": title.replace(model, copy_model),
+                    "group_key": group_key.replace(model, copy_model),
+                    "labels": {**template.labels, "model": copy_model},
+                }
+            )
+        async with db.transaction() as session:
+            in_order = {"sort_by_parameter_order": True}
+            ids = list(
+                await session.scalars(
+                    insert(Incident).returning(Incident.id, **in_order), incidents
+                )
+            )
+            pages = [{**page_values, "incident_id": i} for i in ids]
+            page_ids = list(
+                await session.scalars(insert(Page).returning(Page.id, **in_order), pages)
+            )
+            timeline = [
+                {**values, "incident_id": i, "data": _rewrite(values["data"], group_key, p)}
+                for i, p in zip(ids, page_ids, strict=True)
+                for values in event_values
+            ]
+            await session.execute(insert(TimelineEvent), timeline)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Counter).where(Counter.name == "incident").values(value=template.number + count)
+        )
+
+
+def _rewrite(data: dict[str, Any], group_key: str, page_id: int) -> dict[str, Any]:
+    data = dict(data)
+    if "page_id" in data:
+        data["page_id"] = page_id
+    if "group_key" in data:
+        data["group_key"] = group_key  # close enough: nothing reads it back
+    return data
+
+
 async def page_counts(db: Database) -> dict[tuple[str, int], int]:
     """Pages by (state, attempt)."""
     async with db.transaction() as session:
@@ -352,12 +442,27 @@ async def page_counts(db: Database) -> dict[tuple[str, int], int]:
         return {(state, attempt): n for state, attempt, n in rows.all()}
 
 
+async def effects_written(db: Database, since: datetime) -> dict[str, int]:
+    async with db.transaction() as session:
+        rows = await session.execute(
+            select(Effect.kind, func.count())
+            .where(Effect.created_at >= since)
+            .group_by(Effect.kind)
+        )
+        return dict(sorted(rows.all()))
+
+
 async def escalation_phase(args: argparse.Namespace, database_url: str) -> int:
     pending, limit = args.pending, args.limit
+    how = (
+        "all through the intake route"
+        if args.setup == "intake"
+        else "1 through the intake route, the rest copied from it in bulk"
+    )
     print(
-        f"\n[2] escalations with {pending} pending: app in-process, clock moved by hand; "
-        "effect delivery is OFF (rt.after_commit is a no-op), so this times escalation "
-        "processing (state, timeline, effect rows), not Slack"
+        f"\n[2] escalations with {pending} pending ({how}): app in-process, clock moved by "
+        "hand, no scheduler. Effect delivery is OFF (rt.after_commit is a no-op): this times "
+        "escalation processing (page, timeline and effect rows), not Slack"
     )
     token = secrets.token_urlsafe(24)
     settings = Settings(
@@ -367,40 +472,34 @@ async def escalation_phase(args: argparse.Namespace, database_url: str) -> int:
         WARROOM_WEBHOOK_TOKEN=token,
         WARROOM_PLAYBOOKS=ROOT / "playbooks",
         WARROOM_ONCALL=ROOT / "oncall.example.yaml",
-        WARROOM_SOURCES=ROOT / "no-sources.yaml",
+        WARROOM_SOURCES=ROOT / "bench" / "no-sources.yaml",  # absent: built-in parsers only
     )
     clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
     app = create_app(
         settings, clock=clock, transport=ConsoleSlack(write=_discard), run_scheduler=False
     )
     rt = app.state.runtime
-    rt.after_commit = lambda: None
+    rt.after_commit = lambda: None  # effects are written but never delivered
     notes = Notifications()
-    per_request = min(SETUP_ALERTS_PER_REQUEST, pending)
-    requests = math.ceil(pending / per_request)
-    batches = notes.batch(requests, per_request, groups=requests, tag="esc")
-    bodies = [Sent("", own_groups(body)) for body in batches]
     problems: list[str] = []
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://warroom", headers=headers, timeout=600
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://warroom",
+            headers=headers,
+            timeout=600,
         ) as client:
             began = time.perf_counter()
-            await send_all(client, bodies, SETUP_CONCURRENCY)
+            if args.setup == "intake":
+                await open_through_intake(client, notes, pending)
+            else:
+                await open_through_intake(client, notes, 1)
+                await copy_incident(rt.db, pending - 1)
             setup = time.perf_counter() - began
-        errors = [s.error for s in bodies if s.error]
-        if errors:
-            raise RuntimeError(f"setup intake failed: {errors[0]}")
         before = await page_counts(rt.db)
-        opened = sum(before.values())
-        print(
-            f"setup: {requests} Alertmanager requests of {per_request} alerts opened "
-            f"{opened} incidents with a pending page in {setup:.1f} s "
-            f"({opened / setup:.0f} incidents/s through intake)"
-        )
-        if before != {(PageState.PENDING, 0): requests * per_request}:
+        print(f"setup: {sum(before.values())} incidents with a pending page in {setup:.1f} s")
+        if before != {(PageState.PENDING, 0): pending}:
             problems.append(f"setup left pages {before}, expected {pending} pending first pages")
         async with rt.db.transaction() as session:
             latest = await session.scalar(select(func.max(Page.ack_deadline)))
@@ -415,18 +514,20 @@ async def escalation_phase(args: argparse.Namespace, database_url: str) -> int:
                 break
         wall = time.perf_counter() - began
         after = await page_counts(rt.db)
+        written = await effects_written(rt.db, clock.now)
     escalated = sum(n for n, _ in calls)
     print(
         f"escalate_due(limit={limit}): {escalated} escalations in {wall:.1f} s = "
-        f"{escalated / wall:.0f} escalations/s over {len(calls)} calls (the last returned 0)"
+        f"{escalated / wall:.0f} escalations/s, {wall / max(escalated, 1) * 1000:.1f} ms each, "
+        f"{len(calls)} calls (the last returned 0)"
     )
     report_call_rates(calls)
-    got_escalated = after.get((PageState.ESCALATED, 0), 0)
-    new_pending = after.get((PageState.PENDING, 1), 0)
     print(
-        f"pages after: {got_escalated} first pages escalated, {new_pending} new pending pages "
-        f"(attempt 1); all states: {dict(sorted(after.items()))}"
+        f"pages after: {after.get((PageState.ESCALATED, 0), 0)} first pages escalated, "
+        f"{after.get((PageState.PENDING, 1), 0)} new pending pages (attempt 1); "
+        f"by (state, attempt): {dict(sorted(after.items()))}"
     )
+    print(f"effects written by the escalations (undelivered): {written}")
     expected = {(PageState.ESCALATED, 0): pending, (PageState.PENDING, 1): pending}
     if escalated != pending or after != expected:
         problems.append(
@@ -436,18 +537,6 @@ async def escalation_phase(args: argparse.Namespace, database_url: str) -> int:
     for problem in problems:
         print(f"FAIL: {problem}", file=sys.stderr)
     return 1 if problems else 0
-
-
-def own_groups(body: bytes) -> bytes:
-    """Give each alert of a notification its own ``model`` label, hence its own incident.
-
-    Alertmanager would send these as separate notifications; intake does not mind, and
-    large bodies make the setup of 10,000 incidents take seconds rather than minutes.
-    """
-    payload = json.loads(body)
-    for alert in payload["alerts"]:
-        alert["labels"]["model"] += f"-{alert['fingerprint']}"
-    return json.dumps(payload).encode()
 
 
 def report_call_rates(calls: list[tuple[int, float]]) -> None:
@@ -495,6 +584,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pending", type=int, default=10_000, help="pages to escalate")
     parser.add_argument("--limit", type=int, default=100, help="escalate_due's limit per call")
     parser.add_argument("--only", choices=["latency", "escalation"], help="run one phase")
+    parser.add_argument(
+        "--setup",
+        choices=["copy", "intake"],
+        default="copy",
+        help="how the pending pages are made: one incident through intake copied in bulk "
+        "(default, seconds), or every one through intake (minutes)",
+    )
     parser.add_argument(
         "--database-url",
         help="default: a fresh SQLite file in a temporary directory; a PostgreSQL URL "

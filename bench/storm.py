@@ -92,6 +92,7 @@ TIER_PER_MINUTE = {
 }
 CARD_COUNTS = re.compile(rb"(\d+) firing / (\d+) total")
 MODEL = re.compile(r'model="([^"]*)"')
+TEXT_SHOWN = 60
 
 
 # --- Slack, with arrival times -------------------------------------------------------------
@@ -106,6 +107,7 @@ class Arrival:
     channel: str | None  # as Slack resolves it: a message to a user lands in a D… channel
     ok: bool
     card: tuple[int, int] | None  # (firing, total) shown, when the message is an incident card
+    text: str  # the start of a message's fallback text, to tell messages apart
 
 
 class TimedSlackApi(FakeSlackApi):
@@ -121,13 +123,15 @@ class TimedSlackApi(FakeSlackApi):
         status, payload, extra = super().handle(http_method, path, headers, body)
         method = path.split("?", 1)[0].lstrip("/")
         ok = status == 200 and (isinstance(payload, str) or bool(payload.get("ok")))
+        sent = _json(body)
         counts = CARD_COUNTS.search(body) if method in MESSAGE_METHODS else None
         arrival = Arrival(
             at,
             method,
-            _channel_of(payload, body),
+            _channel_of(payload, sent),
             ok,
             (int(counts[1]), int(counts[2])) if counts else None,
+            str(sent.get("text", ""))[:TEXT_SHOWN],
         )
         with self._arrivals_lock:
             self.arrivals.append(arrival)
@@ -138,7 +142,16 @@ class TimedSlackApi(FakeSlackApi):
             return sorted(self.arrivals, key=lambda a: a.at)
 
 
-def _channel_of(payload: Any, body: bytes) -> str | None:
+def _json(body: bytes) -> dict[str, Any]:
+    """The request's JSON parameters (Warroom's transport sends JSON), else nothing."""
+    try:
+        sent = json.loads(body) if body else {}
+    except ValueError:
+        return {}
+    return sent if isinstance(sent, dict) else {}
+
+
+def _channel_of(payload: Any, sent: dict[str, Any]) -> str | None:
     """The channel Slack answered with (a user's DM resolves to D…), else the one sent."""
     if isinstance(payload, dict):
         channel = payload.get("channel")
@@ -146,11 +159,7 @@ def _channel_of(payload: Any, body: bytes) -> str | None:
             channel = channel.get("id")
         if isinstance(channel, str) and channel:
             return channel
-    try:
-        sent = json.loads(body) if body else {}
-    except ValueError:
-        return None
-    channel = sent.get("channel") if isinstance(sent, dict) else None
+    channel = sent.get("channel")
     return channel if isinstance(channel, str) else None
 
 
@@ -225,6 +234,7 @@ async def sample_rss(pid: int, into: list[tuple[float, float]], stop: asyncio.Ev
 class Storm:
     latencies: list[float]
     lags: list[float]  # how late each request started against the even schedule
+    starts: list[float]  # when each request was sent, seconds from the first
     wall: float
     server_cpu: float
     errors: list[str] = field(default_factory=list)
@@ -250,6 +260,7 @@ async def send_storm(
     """
     latencies = [0.0] * len(bodies)
     lags = [0.0] * len(bodies)
+    starts = [0.0] * len(bodies)
     errors: list[str] = []
     pending = iter(range(len(bodies)))
     interval = seconds / len(bodies)
@@ -262,7 +273,7 @@ async def send_storm(
             if (wait := due - time.perf_counter()) > 0:
                 await asyncio.sleep(wait)
             sent = time.perf_counter()
-            lags[i] = max(0.0, sent - due)
+            lags[i], starts[i] = max(0.0, sent - due), sent - started
             try:
                 response = await client.post(INTAKE_PATH, content=bodies[i])
                 if response.status_code != 200:
@@ -273,7 +284,7 @@ async def send_storm(
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall = time.perf_counter() - started
-    return Storm(latencies, lags, wall, cpu_seconds(server_pid) - cpu_before, errors)
+    return Storm(latencies, lags, starts, wall, cpu_seconds(server_pid) - cpu_before, errors)
 
 
 async def settle(engine: AsyncEngine, limit: float) -> tuple[int, float | None]:
@@ -301,12 +312,18 @@ async def settle(engine: AsyncEngine, limit: float) -> tuple[int, float | None]:
 
 def busiest(times: Sequence[float], window: float) -> int:
     """The most of these (sorted) times that fall within any ``window`` seconds."""
-    best = start = 0
+    return busiest_window(times, window)[1]
+
+
+def busiest_window(times: Sequence[float], window: float) -> tuple[int, int]:
+    """(index of the first, how many) of the busiest ``window`` seconds of sorted times."""
+    best = first = start = 0
     for end, t in enumerate(times):
         while times[start] <= t - window:
             start += 1
-        best = max(best, end - start + 1)
-    return best
+        if end - start + 1 > best:
+            best, first = end - start + 1, start
+    return first, best
 
 
 @dataclass
@@ -315,6 +332,7 @@ class ChannelRate:
     messages: int
     per_second: int  # busiest 1-second window
     per_minute: int  # busiest SUSTAINED_WINDOW
+    busiest_second: list[Arrival]  # the messages of that second
 
     @property
     def within_limits(self) -> bool:
@@ -322,14 +340,18 @@ class ChannelRate:
 
 
 def channel_rates(arrivals: Sequence[Arrival]) -> list[ChannelRate]:
-    times: dict[str, list[float]] = defaultdict(list)
+    """Messages per channel; ``arrivals`` in time order."""
+    messages: dict[str, list[Arrival]] = defaultdict(list)
     for a in arrivals:
         if a.method in MESSAGE_METHODS and a.channel:
-            times[a.channel].append(a.at)
-    return [
-        ChannelRate(ch, len(ts), busiest(ts, 1.0), busiest(ts, SUSTAINED_WINDOW))
-        for ch, ts in times.items()
-    ]
+            messages[a.channel].append(a)
+    rates = []
+    for channel, sent in messages.items():
+        times = [a.at for a in sent]
+        first, most = busiest_window(times, 1.0)
+        per_minute = busiest(times, SUSTAINED_WINDOW)
+        rates.append(ChannelRate(channel, len(sent), most, per_minute, sent[first : first + most]))
+    return rates
 
 
 def card_edit_gaps(arrivals: Sequence[Arrival], card_channels: set[str]) -> list[float]:
@@ -522,6 +544,11 @@ def report_intake(run: Run, checks: Checks) -> None:
         f"max {max(storm.latencies) * 1000:.0f} ms; requests started up to "
         f"{max(storm.lags):.2f} s behind the even schedule"
     )
+    slowest = sorted(range(requests), key=storm.latencies.__getitem__, reverse=True)[:3]
+    shown = (
+        f"{storm.latencies[i] * 1000:.0f} ms (sent at +{storm.starts[i]:.1f} s)" for i in slowest
+    )
+    print("  slowest: " + ", ".join(shown))
     checks.mark(not storm.errors, f"{len(storm.errors)} requests failed")
     print(f"  server CPU during the storm: {storm.server_cpu / storm.wall:.0%} of one core")
     settled = f"{run.settled_in:.1f} s" if run.settled_in is not None else "never"
@@ -619,6 +646,11 @@ def report_slack(run: Run, checks: Checks) -> None:
             f"({worst.channel}), busiest minute {max(r.per_minute for r in group)}, "
             f"most in one channel {max(r.messages for r in group)}"
         )
+        if over:
+            print(f"       {len(over)} over the limit; {worst.channel}'s busiest second:")
+            start = worst.busiest_second[0].at
+            for a in worst.busiest_second:
+                print(f"         +{a.at - start:.2f} s {a.method} {a.text!r}")
     if gaps := card_edit_gaps(arrivals, incident_channels):
         interval = REFRESH_INTERVAL.total_seconds()
         closer = sum(g < interval for g in gaps)

@@ -154,7 +154,7 @@ def supported(figure: str, times: Sequence[datetime]) -> bool:
     for i, start in enumerate(times):
         for end in times[i + 1 :]:
             span = end - start
-            if figure in (duration(abs(span)), duration(span)):
+            if figure == duration(span):  # in citation order: a figure is start → end
                 return True
     return False
 
