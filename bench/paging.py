@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from sqlalchemy import func, insert, inspect, select, update
@@ -58,7 +58,7 @@ from bench.ingest import (
 from bot import service
 from bot.app import create_app
 from bot.db import Database
-from bot.models import Counter, Effect, Incident, Page, PageState, TimelineEvent
+from bot.models import Counter, Effect, EffectState, Incident, Page, PageState, TimelineEvent
 from bot.settings import Settings
 from bot.slack_gateway import ConsoleSlack
 from tests.fakes.slack_api import FakeSlackApi
@@ -70,6 +70,20 @@ DM_TIMEOUT = 120.0  # for the last page DM to reach the fake after the last POST
 SETUP_ALERTS_PER_REQUEST = 500  # ~280 kB a body, under the intake's 1 MiB limit
 SETUP_CONCURRENCY = 4  # the intake queue commits these together
 COPY_BATCH = 1000  # copied incidents per transaction
+FAKE_BACKLOG = 128
+
+
+def listen_overflows() -> int | None:
+    """The kernel's count of connections dropped from full listen queues (whole host)."""
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return None
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            table = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+            return int(table.get("ListenOverflows", 0))
+    return None
 
 
 def nearest_rank(values: Sequence[float], p: float) -> float:
@@ -97,6 +111,19 @@ class TimedSlack(FakeSlackApi):
         super().__init__()
         self._arrivals_lock = threading.Lock()
         self.dm_arrivals: dict[str, float] = {}
+
+    def start(self) -> Self:
+        """Start, then deepen the listen backlog from socketserver's 5 to ``FAKE_BACKLOG``.
+
+        Warroom opens a new connection for every Slack call (slack_sdk without a shared
+        session) and the dispatcher makes up to 20 at once. With a backlog of 5 the kernel
+        drops the surplus SYNs and the client retries them a second later: a delay of the
+        fake, which real Slack would not add. ``listen`` again only resizes the queue.
+        """
+        super().start()
+        assert self._server is not None
+        self._server.socket.listen(FAKE_BACKLOG)
+        return self
 
     def handle(
         self, http_method: str, path: str, headers: dict[str, str], body: bytes
@@ -204,6 +231,8 @@ class LatencyResult:
     wall: float = 0.0
     server_cpu: float = 0.0
     last_dm_after_last_answer: float = 0.0
+    listen_overflows: int | None = None
+    effects: dict[str, int] = field(default_factory=dict)  # delivered, by kind, whole run
     problems: list[str] = field(default_factory=list)
 
 
@@ -215,10 +244,13 @@ async def latency_phase(args: argparse.Namespace, database_url: str, workdir: Pa
     port = free_port()
     log = workdir / "server.log"
     result = LatencyResult()
+    pace = (
+        "one at a time, each after the last DM" if args.serial else f"{args.concurrency} in flight"
+    )
     print(
         f"\n[1] alert to first DM: {args.alerts} alerts (after {WARMUP_ALERTS} warm-up), one "
-        f"incident each, {args.concurrency} in flight; app as a subprocess with its scheduler "
-        "and dispatcher, Slack faked in this process"
+        f"incident each, {pace}; app as a subprocess with its scheduler and dispatcher, Slack "
+        "faked in this process"
     )
     with TimedSlack() as slack:
         proc = start_app(database_url, token, port, slack.url, log)
@@ -231,12 +263,21 @@ async def latency_phase(args: argparse.Namespace, database_url: str, workdir: Pa
                 if not await wait_for_dms(slack, len(warm), DM_TIMEOUT):
                     raise RuntimeError("warm-up page DMs did not all arrive")
                 before = slack.dm_count()
+                overflows = listen_overflows()
                 cpu_before = cpu_seconds(proc.pid)
                 began = time.perf_counter()
-                await send_all(client, measured, args.concurrency)
+                if args.serial:
+                    for n, sent in enumerate(measured, start=1):
+                        await send_all(client, [sent], 1)
+                        if not await wait_for_dms(slack, before + n, DM_TIMEOUT):
+                            break
+                else:
+                    await send_all(client, measured, args.concurrency)
                 all_arrived = await wait_for_dms(slack, before + len(measured), DM_TIMEOUT)
                 result.wall = time.perf_counter() - began
                 result.server_cpu = cpu_seconds(proc.pid) - cpu_before
+                if overflows is not None:
+                    result.listen_overflows = (listen_overflows() or 0) - overflows
         except BaseException:
             stop_server(proc)
             _show_log(log, sys.stderr)
@@ -276,6 +317,12 @@ async def match_dms(
                     )
                 )
             ).all()
+            kinds = await session.execute(
+                select(Effect.kind, func.count())
+                .where(Effect.state == EffectState.DONE)
+                .group_by(Effect.kind)
+            )
+            result.effects = dict(sorted(kinds.all(), key=lambda kv: -kv[1]))
     finally:
         await db.dispose()
     first_pages: dict[str, str | None] = {}
@@ -328,6 +375,15 @@ def report_latency(result: LatencyResult, sent: int, stopped_in: float) -> None:
             f"{result.server_cpu / result.wall:.0%} of a core; last DM "
             f"{result.last_dm_after_last_answer * 1000:.0f} ms after the last HTTP 200; "
             f"server stopped in {stopped_in:.1f} s"
+        )
+    if result.effects:
+        total = sum(result.effects.values())
+        listed = ", ".join(f"{kind} {n}" for kind, n in result.effects.items())
+        print(f"effects delivered (warm-up included): {total}: {listed}")
+    if result.listen_overflows:
+        print(
+            f"note: {result.listen_overflows} connections overflowed a listen queue on this "
+            "host during the run; each waits about 1 s for its SYN to be retried"
         )
 
 
@@ -581,6 +637,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--alerts", type=int, default=300, help="alerts (incidents) timed")
     parser.add_argument("--concurrency", type=int, default=8, help="alert requests in flight")
+    parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="send each alert only after the previous one's DM arrived: the latency of an "
+        "idle bot, with no queue in front of the page",
+    )
     parser.add_argument("--pending", type=int, default=10_000, help="pages to escalate")
     parser.add_argument("--limit", type=int, default=100, help="escalate_due's limit per call")
     parser.add_argument("--only", choices=["latency", "escalation"], help="run one phase")

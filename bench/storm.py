@@ -186,6 +186,7 @@ def start_server(
         "SLACK_APP_TOKEN": "",
         "WARROOM_GRAFANA_SECRET": "",
         "WARROOM_ANNOUNCE_CHANNEL": "",
+        "WARROOM_HANDOFF_CHANNEL": "",
         "WARROOM_LLM_URL": "",
         "PORT": str(port),
     }

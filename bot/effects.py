@@ -35,6 +35,7 @@ class EffectKind(StrEnum):
     REMIND_FOLLOWUPS = "remind_followups"
     POST_RELATED = "post_related"
     NOTIFY_PAGER = "notify_pager"
+    POST_NOTICE = "post_notice"
 
 
 def _incident_key(incident: Incident) -> str:
@@ -202,3 +203,10 @@ def notify_pagers(
     for name in pagers:
         key = f"pager:{page.id}:{name}"[:80]
         _add(session, EffectKind.NOTIFY_PAGER, key, now, page_id=page.id, pager=name, action=action)
+
+
+def post_notice(session: AsyncSession, channel: str, lines: list[str], *, now: datetime) -> None:
+    """A plain notice of Warroom's own in a configured channel (the daily handoffs)."""
+    _add(
+        session, EffectKind.POST_NOTICE, f"notice:{channel}"[:80], now, channel=channel, lines=lines
+    )

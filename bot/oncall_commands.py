@@ -53,6 +53,7 @@ def row(
     now: datetime,
     covering: list[Override],
     mtta: tuple[timedelta, int] | None,
+    by_person: Mapping[str, tuple[timedelta, int]],
 ) -> OncallRow:
     current = who_is_on_call(role_id, role, now, covering)
     ends = {shift.layer: shift.end for shift in current}
@@ -73,4 +74,7 @@ def row(
         next=following,
         mtta=mtta[0] if mtta else None,
         pages=mtta[1] if mtta else 0,
+        people_mtta={
+            s.user: by_person[s.user][0] for s in [*current, *following] if s.user in by_person
+        },
     )

@@ -306,17 +306,23 @@ def _tell_pagers(
         effects.notify_pagers(session, page, pagers, action, now=now)
 
 
-async def mtta_by_role(
-    session: AsyncSession, *, since: datetime
-) -> dict[str, tuple[timedelta, int]]:
-    """Mean time to acknowledge per role since ``since``, from acknowledged pages."""
-    query = select(Page.role, Page.sent_at, Page.acknowledged_at).where(
+async def mtta(session: AsyncSession, *, since: datetime) -> tuple[Means, Means]:
+    """Mean time to acknowledge since ``since``, per role and per person, from the pages."""
+    query = select(Page.role, Page.user_id, Page.sent_at, Page.acknowledged_at).where(
         Page.sent_at >= since, Page.acknowledged_at.is_not(None)
     )
-    spans: dict[str, list[timedelta]] = {}
-    for role, sent, acked in await session.execute(query):
-        spans.setdefault(role, []).append(acked - sent)
+    by_role: dict[str, list[timedelta]] = {}
+    by_person: dict[str, list[timedelta]] = {}
+    for role, user, sent, acked in await session.execute(query):
+        by_role.setdefault(role, []).append(acked - sent)
+        by_person.setdefault(user or "", []).append(acked - sent)
+    return _means(by_role), _means(by_person)
+
+
+Means = dict[str, tuple[timedelta, int]]
+
+
+def _means(spans: dict[str, list[timedelta]]) -> Means:
     return {
-        role: (sum(values, timedelta()) / len(values), len(values))
-        for role, values in spans.items()
+        key: (sum(values, timedelta()) / len(values), len(values)) for key, values in spans.items()
     }

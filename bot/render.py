@@ -1022,6 +1022,11 @@ def reassign_modal(page: PageView, incident_number: int) -> dict[str, Any]:
     }
 
 
+def _person_mtta(row: OncallRow, user: str) -> str:
+    mtta = row.people_mtta.get(user)
+    return f" (their MTTA: {_maybe_duration(mtta)})" if mtta is not None else ""
+
+
 def oncall_text(rows: Sequence[OncallRow]) -> str:
     """``/incident oncall``: per role, who is on now and who is next, with their MTTA."""
     if not rows:
@@ -1033,13 +1038,23 @@ def oncall_text(rows: Sequence[OncallRow]) -> str:
             covering = " (override)" if shift.overridden_by else ""
             lines.append(
                 f"  • now, {shift.layer}: {mention(shift.user)}{covering} until {ts(shift.end)}"
+                + _person_mtta(row, shift.user)
             )
         if not row.now:
             lines.append("  • ⚠️ nobody is on call right now")
         for shift in row.next:
-            lines.append(f"  • next, {shift.layer}: {mention(shift.user)} from {ts(shift.start)}")
+            lines.append(
+                f"  • next, {shift.layer}: {mention(shift.user)} from {ts(shift.start)}"
+                + _person_mtta(row, shift.user)
+            )
         if row.mtta is not None:
             lines.append(
                 f"  • MTTA (30 days): {_maybe_duration(row.mtta)} over {row.pages} page(s)"
             )
     return "\n".join(lines)
+
+
+def notice(title: str, lines: Sequence[str]) -> Message:
+    """Warroom's own lines (they may carry mentions it made); nothing untrusted goes in."""
+    body = "\n".join(f"• {line}" for line in lines)
+    return _message(title, [_section(f"*{escape(title)}*\n{body}")])

@@ -16,6 +16,7 @@ from bot import (
     capture,
     effects,
     followups,
+    handoffs,
     incidents,
     oncall_commands,
     overrides,
@@ -348,9 +349,14 @@ async def open_followups(rt: Runtime, owner: str | None = None) -> list[tuple[in
 
 async def housekeeping(rt: Runtime) -> None:
     """The scheduler's slow work: weekly follow-up reminders, forgetting old Slack events."""
+    now = rt.clock()
     async with rt.unit_of_work() as session:
-        await followups.remind_if_due(session, now=rt.clock())
-        await capture.forget_old_events(session, now=rt.clock())
+        await followups.remind_if_due(session, now=now)
+        await capture.forget_old_events(session, now=now)
+        covering = await overrides.active(session, now)
+        await handoffs.notify_if_due(
+            session, rt.config, rt.settings.handoff_channel, covering, now=now
+        )
 
 
 async def stats(rt: Runtime, days: int) -> str:
@@ -436,11 +442,11 @@ async def oncall(rt: Runtime, role_id: str | None = None) -> list[OncallRow]:
     now = rt.clock()
     async with rt.db.transaction() as session:
         covering = await overrides.active(session, now)
-        figures = await paging.mtta_by_role(session, since=now - timedelta(days=30))
+        by_role, by_person = await paging.mtta(session, since=now - timedelta(days=30))
     secret, _ = await webhook_token(rt)
     return [
         replace(
-            oncall_commands.row(rid, role, now, covering, figures.get(rid)),
+            oncall_commands.row(rid, role, now, covering, by_role.get(rid), by_person),
             calendar=feed_path(secret, rid),
         )
         for rid, role in roles.items()

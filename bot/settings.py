@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     sources_file: Path = Field(Path("./sources.yaml"), alias="WARROOM_SOURCES")
     grafana_secret: str | None = Field(None, alias="WARROOM_GRAFANA_SECRET")
     announce_channel: str | None = Field(None, alias="WARROOM_ANNOUNCE_CHANNEL")
+    handoff_channel: str | None = Field(None, alias="WARROOM_HANDOFF_CHANNEL")
     # Optional narrative drafted by any OpenAI-compatible chat-completions endpoint.
     llm_url: str | None = Field(None, alias="WARROOM_LLM_URL")
     llm_model: str = Field("gpt-4o-mini", alias="WARROOM_LLM_MODEL")

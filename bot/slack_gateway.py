@@ -131,6 +131,7 @@ class SlackGateway:
             EffectKind.CAPTURE_MESSAGE: self.capture_message,
             EffectKind.REMIND_FOLLOWUPS: self.remind_followups,
             EffectKind.POST_RELATED: self.post_related,
+            EffectKind.POST_NOTICE: self.post_notice,
         }
 
     @property
@@ -311,6 +312,10 @@ class SlackGateway:
         if owned:  # some may have been done since the reminder was queued
             message = render.followup_reminder(owned)
             await self.transport.call("chat.postMessage", channel=payload["owner"], **message)
+
+    async def post_notice(self, payload: dict[str, Any]) -> None:
+        message = render.notice("🔁 On-call handoffs in the next 24 hours", payload["lines"])
+        await self.transport.call("chat.postMessage", channel=payload["channel"], **message)
 
     async def post_related(self, payload: dict[str, Any]) -> None:
         snap, channel = await self._channel(payload["incident_id"])

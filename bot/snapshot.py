@@ -140,3 +140,4 @@ class OncallRow:
     mtta: timedelta | None
     pages: int
     calendar: str | None = None  # the role's iCalendar feed path, with its token
+    people_mtta: dict[str, timedelta] = field(default_factory=dict)  # of those now and next

@@ -116,3 +116,12 @@ async def test_stats_prints_the_figures(bot: Harness) -> None:
     result = await asyncio.to_thread(warroom, bot.settings, "stats", "--days", "7")
     assert result.returncode == 0, result.stderr
     assert "sev3" in result.stdout.lower()
+
+
+def test_serve_strict_refuses_a_broken_playbook(settings: Settings, tmp_path: Path) -> None:
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    (folder / "broken.yaml").write_text("id: broken\ntitle: Broken\nserverity: sev2\n")
+    result = warroom(settings.model_copy(update={"playbooks_dir": folder}), "serve", "--strict")
+    assert result.returncode == 1
+    assert "broken.yaml:3: serverity" in result.stderr

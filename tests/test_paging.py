@@ -134,6 +134,7 @@ async def test_oncall_shows_now_next_and_mtta(
     assert "*Data scientist*" in text and "*ML engineer*" in text and "*AIOps specialist*" in text
     assert "now, primary: <@UDS2>" in text and "next, primary: <@UDS1>" in text
     assert "MTTA (30 days): 4m over 1 page(s)" in text
+    assert "(their MTTA: 4m)" in text  # UDS2, now on call, acknowledged in 4 minutes
 
 
 PLAYBOOK = """
@@ -317,3 +318,20 @@ async def _start(env: dict[str, str], port: int) -> asyncio.subprocess.Process:
             await asyncio.sleep(0.1)
     process.kill()
     raise RuntimeError("warroom serve did not become healthy")
+
+
+async def test_the_daily_handoff_notice_names_who_takes_over(
+    settings: Settings, fake_slack: FakeSlackApi, clock: FakeClock
+) -> None:
+    with_channel = settings.model_copy(update={"handoff_channel": "CHANDOFF"})
+    async with Harness.running(with_channel, fake_slack, clock) as bot:
+        await service.housekeeping(bot.rt)  # 10:00 UTC: today's 09:00 notice is due
+        await service.housekeeping(bot.rt)  # and only once
+        await bot.settle()
+    notices = [
+        c.params for c in fake_slack.calls("chat.postMessage") if c.params["channel"] == "CHANDOFF"
+    ]
+    assert len(notices) == 1
+    text = json.dumps(notices[0])
+    # The daily ml-engineer rotation hands over at 09:00 London tomorrow: UML3 -> UML1.
+    assert "ML engineer: <@UML3> \\u2192 <@UML1> at 09:00 Europe/London" in text
