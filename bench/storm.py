@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -74,6 +74,7 @@ INTAKE_PATH = "/alerts/alertmanager"
 BOT_TOKEN = "xoxb-bench"
 TAG = "storm"  # model labels are "storm-<run id>-NN"
 SAMPLE_EVERY = 1.0  # seconds between RSS samples
+POLLER_NAME = "warroom-bench-storm"  # application_name of this script's connections
 MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update"})
 # Slack: "1 per second [per channel]. Short bursts >1 allowed." The check allows a burst
 # of BURST messages in any one second, and no more than one a second over any minute.
@@ -214,11 +215,32 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-async def sample_rss(pid: int, into: list[tuple[float, float]], stop: asyncio.Event) -> None:
-    """(monotonic time, RSS MiB) every ``SAMPLE_EVERY`` seconds until ``stop`` is set."""
+@dataclass(frozen=True, slots=True)
+class Sample:
+    at: float  # time.monotonic()
+    rss: float  # MiB
+    connections: int | None  # the server's PostgreSQL connections; None on SQLite
+
+
+async def server_connections(engine: AsyncEngine) -> int | None:
+    """The server's connections to its PostgreSQL database (not this script's)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND application_name <> :us"
+    )
+    async with engine.connect() as conn:
+        return int(await conn.scalar(query, {"us": POLLER_NAME}) or 0)
+
+
+async def sample_server(
+    pid: int, engine: AsyncEngine, into: list[Sample], stop: asyncio.Event
+) -> None:
+    """RSS (and database connections) every ``SAMPLE_EVERY`` seconds until ``stop`` is set."""
     while True:
         try:
-            into.append((time.monotonic(), rss_mib(pid)))
+            into.append(Sample(time.monotonic(), rss_mib(pid), await server_connections(engine)))
         except OSError:  # the server has gone
             return
         try:
@@ -226,6 +248,15 @@ async def sample_rss(pid: int, into: list[tuple[float, float]], stop: asyncio.Ev
             return
         except TimeoutError:
             pass
+
+
+def poller_engine(database_url: str) -> AsyncEngine:
+    """This script's own engine; on PostgreSQL it names itself, so it is not counted."""
+    url = async_url(database_url)
+    if make_url(url).get_backend_name() == "postgresql":
+        args = {"server_settings": {"application_name": POLLER_NAME}}
+        return create_async_engine(url, connect_args=args)
+    return create_async_engine(url)
 
 
 # --- the storm -----------------------------------------------------------------------------
@@ -419,7 +450,7 @@ class Run:
     counts: Counts
     arrivals: list[Arrival]
     idle_rss: float
-    rss: list[float]  # sampled from the first request on
+    samples: list[Sample]  # from the first request on
     peak_rss: float
     stopped_in: float
     server_status: int | None
@@ -444,14 +475,14 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
 
     slack = TimedSlackApi().start()
     proc = start_server(database_url, token, port, slack.url, workdir, log)
-    poller = create_async_engine(async_url(database_url))
-    samples: list[tuple[float, float]] = []
+    poller = poller_engine(database_url)
+    samples: list[Sample] = []
     try:
         async with make_client(port, token, args.concurrency, httpx_pool=False) as client:
             await wait_healthy(client, proc)
             idle_rss = rss_mib(proc.pid)
             stop_sampling = asyncio.Event()
-            sampler = asyncio.create_task(sample_rss(proc.pid, samples, stop_sampling))
+            sampler = asyncio.create_task(sample_server(proc.pid, poller, samples, stop_sampling))
             storm_began, began_at = time.monotonic(), datetime.now(UTC)
             storm = await send_storm(
                 client,
@@ -493,7 +524,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
         counts=counts,
         arrivals=slack.snapshot(),
         idle_rss=idle_rss,
-        rss=[rss for t, rss in samples if t >= storm_began],
+        samples=[sample for sample in samples if sample.at >= storm_began],
         peak_rss=peak_rss,
         stopped_in=stopped_in,
         server_status=proc.returncode,
@@ -626,6 +657,12 @@ def report_slack(run: Run, checks: Checks) -> None:
         f"[{mark}] cards: {len(current)} of {len(incidents)} end up showing every alert of "
         f"their group ('N firing / N total')"
     )
+    for i in [i for i in incidents if i not in current][:5]:
+        firing, total = last_card.get(i.channel_id or "", (0, 0))
+        print(
+            f"       incident #{i.number} ({i.channel_id}): last card shows {firing} firing / "
+            f"{total} total, {run.per_group[_model(i.group_key)]} alerts were sent"
+        )
 
     rates = channel_rates(arrivals)
     for label, group in (
@@ -671,17 +708,23 @@ def report_slack(run: Run, checks: Checks) -> None:
 
 def report_memory(run: Run) -> None:
     print()
-    rss = run.rss
+    rss = [sample.rss for sample in run.samples]
     if rss:
-        tail = rss[len(rss) // 2 :]
+        half = run.samples[len(run.samples) // 2 :]
+        minutes = (half[-1].at - half[0].at) / 60
+        growth = (half[-1].rss - half[0].rss) / minutes if minutes > 0 else 0.0
         print(
             f"server memory: peak RSS (VmHWM) {run.peak_rss:.1f} MiB; idle before the storm "
             f"{run.idle_rss:.1f} MiB; RSS every {SAMPLE_EVERY:g} s ({len(rss)} samples) "
-            f"min {min(rss):.1f}, max {max(rss):.1f} MiB; second half "
-            f"{min(tail):.1f} to {max(tail):.1f} MiB"
+            f"min {min(rss):.1f}, max {max(rss):.1f} MiB; second half from {half[0].rss:.1f} "
+            f"to {half[-1].rss:.1f} MiB ({growth:+.1f} MiB/min)"
         )
         step = max(1, round(5 / SAMPLE_EVERY))
         print("  RSS every 5 s (MiB): " + " ".join(f"{r:.0f}" for r in rss[::step]))
+        connections = [s.connections for s in run.samples if s.connections is not None]
+        if connections:
+            shown = " ".join(str(c) for c in connections[::step])
+            print(f"  server's PostgreSQL connections every 5 s: {shown}")
     print(f"server stopped in {run.stopped_in:.1f} s")
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, case, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from bot.clock import Clock, utcnow
@@ -27,6 +27,7 @@ from bot.models import Effect, EffectState
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
+URGENT = ("send_page", "notify_pager")  # effect kinds that reach a person's phone
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(minutes=5)
 
@@ -121,7 +122,8 @@ class Dispatcher:
                 or_(Effect.claimed_until.is_(None), Effect.claimed_until < now),
                 ~blocked,
             )
-            .order_by(Effect.id)
+            # A page wakes a person: it goes before cards, checklists and channel messages.
+            .order_by(case((Effect.kind.in_(URGENT), 0), else_=1), Effect.id)
             .limit(self.batch)
             .with_for_update(skip_locked=True)
         )

@@ -306,7 +306,11 @@ class Effect(Base):
     """
 
     __tablename__ = "effects"
-    __table_args__ = (Index("ix_effects_due", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_effects_due", "state", "due_at"),
+        # "Is an edit of this card already waiting?" must not scan every pending effect.
+        Index("ix_effects_key_state", "ordering_key", "state"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))

@@ -20,12 +20,22 @@ TICK_SECONDS = 2
 
 
 async def tick(rt: Runtime, dispatcher: Dispatcher) -> None:
-    for job in (service.escalate_due, service.auto_resolve_due, service.housekeeping):
+    for job in (_escalate_all_due, service.auto_resolve_due, service.housekeeping):
         try:
             await job(rt)
         except Exception:  # a database blip must not kill the heartbeat
             log.exception("scheduler: %s failed", job.__name__)
     dispatcher.wake()  # effects whose retry time has come
+
+
+async def _escalate_all_due(rt: Runtime, rounds: int = 20) -> None:
+    """Escalate everything due, not just one batch: a storm may leave thousands due at once."""
+    for _ in range(rounds):
+        if await service.escalate_due(rt, limit=ESCALATION_BATCH) < ESCALATION_BATCH:
+            return
+
+
+ESCALATION_BATCH = 100
 
 
 def start(rt: Runtime, dispatcher: Dispatcher) -> AsyncIOScheduler:
