@@ -90,13 +90,17 @@ async def _refresh(
 async def _add_refresh(
     session: AsyncSession, kind: EffectKind, key: str, incident: Incident, now: datetime
 ) -> None:
+    # FOR UPDATE: the dispatcher claims with SKIP LOCKED, so it cannot take this edit and
+    # render the incident before this transaction's alerts are committed (PostgreSQL).
     waiting = await session.scalar(
-        select(Effect.id).where(
+        select(Effect.id)
+        .where(
             Effect.ordering_key == key,
             Effect.state == EffectState.PENDING,
             Effect.attempts == 0,
             Effect.claimed_until.is_(None),
         )
+        .with_for_update()
     )
     if waiting is not None:
         return
