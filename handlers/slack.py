@@ -64,14 +64,12 @@ def build_app(rt: Runtime, client: AsyncWebClient, signing_secret: str | None) -
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
-        try:
+
+        async def view() -> dict[str, Any]:
             incident, page = await service.get_page(rt, _int(body["actions"][0].get("value")) or 0)
-        except UserError as exc:
-            await _reply(respond, str(exc))
-            return
-        # Inline, like the Skip modal: the trigger_id expires within seconds.
-        view = render.reassign_modal(page, incident.number)
-        await client.views_open(trigger_id=body["trigger_id"], view=view)
+            return render.reassign_modal(page, incident.number)
+
+        await _open_modal(client, body, respond, view())
 
     @app.view(render.REASSIGN_MODAL)
     async def reassigned(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -157,15 +155,12 @@ def build_app(rt: Runtime, client: AsyncWebClient, signing_secret: str | None) -
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
-        try:
+
+        async def view() -> dict[str, Any]:
             incident, step = await service.get_step(rt, _int(body["actions"][0].get("value")) or 0)
-        except UserError as exc:
-            await _reply(respond, str(exc))
-            return
-        # The modal must open within ~3 s of the click (the trigger_id expires), so this
-        # is the one Slack call made inline: it answers the click, it changes no state.
-        view = render.skip_modal(step, incident.number)
-        await client.views_open(trigger_id=body["trigger_id"], view=view)
+            return render.skip_modal(step, incident.number)
+
+        await _open_modal(client, body, respond, view())
 
     @app.view(render.SKIP_MODAL)
     async def step_skip_submitted(
@@ -185,6 +180,25 @@ def build_app(rt: Runtime, client: AsyncWebClient, signing_secret: str | None) -
         await ack()
 
     return app
+
+
+async def _open_modal(
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    view: Awaitable[dict[str, Any]],
+) -> None:
+    """Open a modal for a click, or tell the clicker why not.
+
+    The modal must open within ~3 s of the click (the trigger_id expires), so this is the
+    one Slack call made inline: it answers the click and changes no state.
+    """
+    try:
+        rendered = await view
+    except UserError as exc:
+        await _reply(respond, str(exc))
+        return
+    await client.views_open(trigger_id=body["trigger_id"], view=rendered)
 
 
 async def _attempt(respond: AsyncRespond, call: Awaitable[object]) -> None:
