@@ -867,27 +867,46 @@ def _current_step_blocks(
 
 def skip_modal(step: StepView, incident_number: int) -> dict[str, Any]:
     """The modal that asks why a step is skipped (the reason goes on the timeline)."""
+    reason = {
+        "type": "plain_text_input",
+        "action_id": "reason",
+        "multiline": True,
+        "max_length": 1000,
+    }
+    return _modal(
+        SKIP_MODAL,
+        str(step.id),
+        f"Skip a step (#{incident_number})",
+        "Skip step",
+        [
+            _section(f"*{step.position + 1}. {_text(step.title, STEP_TITLE)}*"),
+            _input("reason", "Why skip it?", reason),
+        ],
+    )
+
+
+def _modal(
+    callback_id: str, metadata: str, title: str, submit: str, blocks: list[Block]
+) -> dict[str, Any]:
+    """A modal view; the title is cut to Slack's 24 characters."""
     return {
         "type": "modal",
-        "callback_id": SKIP_MODAL,
-        "private_metadata": str(step.id),
-        "title": {"type": "plain_text", "text": f"Skip a step (#{incident_number})"[:24]},
-        "submit": {"type": "plain_text", "text": "Skip step"},
+        "callback_id": callback_id,
+        "private_metadata": metadata,
+        "title": {"type": "plain_text", "text": title[:24]},
+        "submit": {"type": "plain_text", "text": submit},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            _section(f"*{step.position + 1}. {_text(step.title, STEP_TITLE)}*"),
-            {
-                "type": "input",
-                "block_id": "reason",
-                "label": {"type": "plain_text", "text": "Why skip it?"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": "reason",
-                    "multiline": True,
-                    "max_length": 1000,
-                },
-            },
-        ],
+        "blocks": blocks,
+    }
+
+
+def _input(block_id: str, label: str, element: dict[str, Any]) -> Block:
+    """An input whose value arrives as ``state.values[block_id][block_id]``."""
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": {"type": "plain_text", "text": label},
+        "element": element,
     }
 
 
@@ -1003,23 +1022,16 @@ def timeline_list(snap: IncidentSnapshot) -> Message:
 
 def reassign_modal(page: PageView, incident_number: int) -> dict[str, Any]:
     """Hand a page to someone else: pick the person in Slack's own user picker."""
-    return {
-        "type": "modal",
-        "callback_id": REASSIGN_MODAL,
-        "private_metadata": str(page.id),
-        "title": {"type": "plain_text", "text": f"Reassign (#{incident_number})"[:24]},
-        "submit": {"type": "plain_text", "text": "Page them"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
+    return _modal(
+        REASSIGN_MODAL,
+        str(page.id),
+        f"Reassign (#{incident_number})",
+        "Page them",
+        [
             _section(f"Who should take the *{_text(page.role_name, 80)}* page instead?"),
-            {
-                "type": "input",
-                "block_id": "user",
-                "label": {"type": "plain_text", "text": "Person"},
-                "element": {"type": "users_select", "action_id": "user"},
-            },
+            _input("user", "Person", {"type": "users_select", "action_id": "user"}),
         ],
-    }
+    )
 
 
 def _person_mtta(row: OncallRow, user: str) -> str:
