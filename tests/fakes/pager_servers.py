@@ -31,9 +31,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, ClassVar, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bot.pagers import (
@@ -43,6 +42,7 @@ from bot.pagers import (
     TIMESTAMP_HEADER,
     verify_webhook_signature,
 )
+from tests.fakes.threaded import ThreadedFake
 
 Json = dict[str, Any]
 Answer = tuple[int, Json]
@@ -74,7 +74,7 @@ class _Fault:
     stall: float = 0.0
 
 
-class _FakeServer:
+class _FakeServer(ThreadedFake):
     """A ThreadingHTTPServer on 127.0.0.1:0 with a request log and fault injection."""
 
     provider: ClassVar[str] = "fake"
@@ -84,51 +84,15 @@ class _FakeServer:
         self._received: list[Received] = []
         self._faults: list[_Fault] = []
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> Self:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        self._stopping.clear()
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
 
     def stop(self) -> None:
         self._stopping.set()  # releases stalled handlers
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().stop()
 
     @property
     def url(self) -> str:
         """``http://127.0.0.1:<port>``, without a trailing slash."""
-        if self._server is None:
-            raise RuntimeError(f"{type(self).__name__} is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     # -- test helpers ------------------------------------------------------------------
 
@@ -210,6 +174,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+_FakeServer.handler = _Handler
 
 
 def _json_object(headers: dict[str, str], body: bytes) -> Json | str:

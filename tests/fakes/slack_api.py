@@ -22,10 +22,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.threaded import ThreadedFake
 
 AUTH_TEST_RESPONSE: dict[str, Any] = {
     # The values slack-bolt's own test server returns (tests/mock_web_api_server).
@@ -77,7 +78,7 @@ class _Fault:
     times: int
 
 
-class FakeSlackApi:
+class FakeSlackApi(ThreadedFake):
     """The fake server and its recorded calls. Thread-safe: the server answers on threads."""
 
     def __init__(self) -> None:
@@ -90,50 +91,11 @@ class FakeSlackApi:
         self.uploads: dict[str, bytes] = {}  # file_id -> bytes posted to its upload URL
         self.users: dict[str, dict[str, Any]] = {}  # user_id -> users.info "user" overrides
         self.history: dict[str, list[dict[str, Any]]] = {}  # channel -> messages people wrote
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Bind 127.0.0.1 on a free port and serve on a daemon thread."""
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
         """Base URL for slack_sdk; it ends in '/' because the SDK urljoins method names."""
-        if self._server is None:
-            raise RuntimeError("FakeSlackApi is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/"
+        return self.origin + "/"
 
     # -- test helpers ----------------------------------------------------------------
 
@@ -409,6 +371,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep pytest output clean; the recorded calls are the log."""
+
+
+FakeSlackApi.handler = _Handler
 
 
 def _parse_params(query: str, content_type: str, body: bytes) -> dict[str, Any]:
