@@ -256,7 +256,7 @@ async def escalate(
     """
     playbook = config.playbooks.get(incident.playbook_id)
     policy = policy_for(config, page.role, playbook)
-    page.state = PageState.ESCALATED
+    page.state = PageState.ESCALATED  # EXHAUSTED below if nobody takes it over
     effects.refresh_page(session, page, now=now)
     _tell_pagers(session, config, page, "resolve", now=now)  # stop paging this person
     why = f"{by} handed it on" if by else "did not acknowledge in time"
@@ -293,7 +293,9 @@ async def escalate(
         actor=by,
         data={"role": page.role, "from_user": page.user_id, "to_user": target},
     )
-    if new is not None:  # giving up has its own, louder message
+    if new is None:  # nobody took it over: the card and DM say so; the loud message is _give_up's
+        page.state = PageState.EXHAUSTED
+    else:
         effects.post_event(session, event, now=now)
     return new
 

@@ -191,7 +191,7 @@ async def test_a_playbook_escalation_policy_runs_level_by_level_then_gives_up_lo
         if "<!here>" in c.params["text"]
     ]
     assert loud, "giving up must wake the channel"
-    assert [p.state for p in await pages(bot)] == ["escalated", "escalated"]
+    assert [p.state for p in await pages(bot)] == ["escalated", "exhausted"]
 
 
 async def test_no_page_after_an_acknowledgement_when_they_race(
