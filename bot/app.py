@@ -22,9 +22,10 @@ from bot import scheduler, service, subscriptions
 from bot.check_runner import CheckRunner
 from bot.clock import Clock, utcnow
 from bot.db import Database
-from bot.dispatcher import Dispatcher, Router
+from bot.dispatcher import Deliver, Dispatcher, Router
 from bot.effects import EffectKind
 from bot.intake_queue import IntakeQueue
+from bot.pacing import Pacer
 from bot.pager_delivery import PagerDelivery
 from bot.runtime import LoadedConfig, Runtime
 from bot.settings import Settings
@@ -57,12 +58,13 @@ def create_app(
     if transport is None:
         transport = SlackWebTransport(client) if client else ConsoleSlack()
     checks = CheckRunner(rt, httpx.AsyncClient(follow_redirects=False))
-    gateway = SlackGateway(rt, transport, checks.client)
-    routes = {kind: gateway.deliver for kind in gateway.kinds}
-    routes[EffectKind.RUN_CHECK] = lambda _kind, payload: checks.run(payload)
+    pacer = Pacer(clock)  # Slack's rate limits, shared by every Slack call of this process
+    gateway = SlackGateway(rt, transport, checks.client, pacer)
+    routes: dict[str, Deliver] = {kind: gateway.deliver for kind in gateway.kinds}
+    routes[EffectKind.RUN_CHECK] = lambda effect: checks.run(effect.payload)
     routes[EffectKind.NOTIFY_PAGER] = PagerDelivery(rt, checks.client).deliver
-    routes[EffectKind.CONFIRM_SUBSCRIPTION] = lambda _kind, payload: subscriptions.confirm(
-        checks.client, payload
+    routes[EffectKind.CONFIRM_SUBSCRIPTION] = lambda effect: subscriptions.confirm(
+        checks.client, effect.payload
     )
     dispatcher = Dispatcher(rt.db, Router(routes), clock=clock)
     rt.after_commit = dispatcher.wake
@@ -86,6 +88,7 @@ def create_app(
                 jobs.shutdown(wait=False)
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            dispatcher.close()
             await dispatcher.idle()
             await checks.client.aclose()
             await rt.db.dispose()
@@ -97,6 +100,7 @@ def create_app(
     for problem in app.state.sources.reload():
         log.warning("config: %s", problem)
     app.state.dispatcher = dispatcher
+    app.state.pacer = pacer
     app.state.intake = IntakeQueue(rt)
     app.include_router(health.router)
     app.include_router(alerts.router)

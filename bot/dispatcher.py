@@ -5,16 +5,19 @@ no database transaction stays open during a Slack call, and an effect claimed by
 process that died is taken over once its lease runs out. On PostgreSQL the claim uses
 ``FOR UPDATE SKIP LOCKED``, so several replicas share the work without double delivery.
 Only the oldest undelivered effect of each ``ordering_key`` is eligible, which keeps one
-incident's messages in order while different incidents proceed in parallel.
+incident's messages in order while different incidents proceed in parallel. Delivery may
+answer "not yet" (``Deferred``, a rate limit's next free slot): the effect waits, without
+counting as an attempt, and the dispatcher wakes itself when it is due.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, exists, or_, select, update
@@ -36,15 +39,23 @@ class PermanentError(Exception):
     """Delivery can never succeed (a missing channel, a revoked token): do not retry."""
 
 
+class Deferred(Exception):
+    """Not now: deliver at ``until`` (a rate limit's next free slot). Not a failure."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"deferred until {until.isoformat()}")
+        self.until = until
+
+
 @dataclass(frozen=True, slots=True)
 class Claimed:
-    id: int
+    id: int  # also the ticket a deferred delivery holds its send slot with (bot.pacing)
     kind: str
     payload: dict[str, Any]
     attempts: int
 
 
-Deliver = Callable[[str, dict[str, Any]], Awaitable[None]]
+Deliver = Callable[[Claimed], Awaitable[None]]
 
 
 class Router:
@@ -53,11 +64,11 @@ class Router:
     def __init__(self, routes: dict[str, Deliver]) -> None:
         self.routes = routes
 
-    async def __call__(self, kind: str, payload: dict[str, Any]) -> None:
-        deliver = self.routes.get(kind)
+    async def __call__(self, effect: Claimed) -> None:
+        deliver = self.routes.get(effect.kind)
         if deliver is None:
-            raise PermanentError(f"no delivery for effect kind {kind!r}")
-        await deliver(kind, payload)
+            raise PermanentError(f"no delivery for effect kind {effect.kind!r}")
+        await deliver(effect)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -75,6 +86,10 @@ class Dispatcher:
         self.batch = batch
         self._wanted = False
         self._task: asyncio.Task[None] | None = None
+        self._wakes: list[datetime] = []  # heap: when deferred effects come due
+        self._alarm: asyncio.TimerHandle | None = None  # rings at the earliest of them
+        self._alarm_at: datetime | None = None
+        self._closed = False
 
     def wake(self) -> None:
         """Deliver soon; called after every commit. Coalesces into one running drain."""
@@ -84,6 +99,42 @@ class Dispatcher:
                 self._task = asyncio.get_running_loop().create_task(self._run())
             except RuntimeError:  # no loop (a CLI command): the server will deliver
                 self._task = None
+
+    def wake_at(self, when: datetime) -> None:
+        """Wake at ``when`` (runtime clock), sooner than the scheduler's next tick."""
+        heapq.heappush(self._wakes, when)
+        if self._alarm_at is None or when < self._alarm_at:
+            self._arm()
+
+    def _arm(self) -> None:
+        """Set the one alarm for the earliest wake time still ahead."""
+        self._disarm()
+        if not self._wakes or self._closed:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a CLI command): the server will deliver
+            return
+        when = self._wakes[0]
+        delay = max(0.0, (when - self.clock()).total_seconds())
+        self._alarm, self._alarm_at = loop.call_later(delay, self._ring), when
+
+    def _ring(self) -> None:
+        now = self.clock()
+        while self._wakes and self._wakes[0] <= now:
+            heapq.heappop(self._wakes)
+        self._arm()
+        self.wake()
+
+    def close(self) -> None:
+        """At shutdown: no alarm may start a drain after the database is closed."""
+        self._closed = True
+        self._disarm()
+
+    def _disarm(self) -> None:
+        if self._alarm is not None:
+            self._alarm.cancel()
+        self._alarm = self._alarm_at = None
 
     async def idle(self) -> None:
         """Wait until the current drain, and any drains it triggered, have finished."""
@@ -135,7 +186,10 @@ class Dispatcher:
 
     async def _deliver_one(self, effect: Claimed) -> None:
         try:
-            await self.deliver(effect.kind, effect.payload)
+            await self.deliver(effect)
+        except Deferred as later:
+            await self._defer(effect, later.until)
+            self.wake_at(later.until)
         except PermanentError as exc:
             log.warning("effect %s %s failed for good: %s", effect.id, effect.kind, exc)
             await self._finish(effect, EffectState.DEAD, str(exc))
@@ -158,6 +212,19 @@ class Dispatcher:
                     claimed_until=None,
                     delivered_at=now if state == EffectState.DONE else None,
                 )
+            )
+
+    async def _defer(self, effect: Claimed, until: datetime) -> None:
+        """Back to waiting, due at ``until``; attempts and the last error stay as they were.
+
+        A deferred edit is still the waiting one (unclaimed, no attempt), so new refresh
+        requests coalesce into it (``effects._add_refresh``).
+        """
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(Effect)
+                .where(and_(Effect.id == effect.id, Effect.state == EffectState.PENDING))
+                .values(claimed_until=None, due_at=until)
             )
 
     async def _retry(self, effect: Claimed, error: str) -> None:

@@ -43,9 +43,12 @@ def _incident_key(incident: Incident) -> str:
 
 
 def _page_key(page: Page) -> str:
-    # Pages keep their own order, apart from the channel's: a page must go out even
-    # when the incident channel cannot be created.
-    return f"page:{page.id}"
+    """Pages keep their own order, apart from the channel's: a page must go out even
+    when the incident channel cannot be created. One person's pages share a key, so
+    their DMs go out in order, one at a time, and pages waiting their turn are shown
+    together in one DM (``SlackGateway.send_page``) instead of one DM each.
+    """
+    return f"dm:{page.user_id}" if page.user_id else f"page:{page.id}"
 
 
 def _add(
@@ -153,6 +156,27 @@ def send_page(session: AsyncSession, page: Page, *, now: datetime) -> None:
 
 def refresh_page(session: AsyncSession, page: Page, *, now: datetime) -> None:
     _add(session, EffectKind.REFRESH_PAGE, _page_key(page), now, page_id=page.id)
+
+
+async def pages_shown(session: AsyncSession, pages: list[Page], *, now: datetime) -> None:
+    """These pages went out together in one DM: their own sends have nothing left to do.
+
+    Marking them done at once matters during a storm: one person's page effects go one
+    at a time, so dozens of empty sends would hold up the next DM and every DM edit.
+    """
+    keys = {_page_key(page) for page in pages}
+    ids = {page.id for page in pages}
+    waiting = await session.scalars(
+        select(Effect).where(
+            Effect.ordering_key.in_(keys),
+            Effect.kind == EffectKind.SEND_PAGE,
+            Effect.state == EffectState.PENDING,
+            Effect.claimed_until.is_(None),
+        )
+    )
+    for effect in waiting:
+        if effect.payload.get("page_id") in ids:
+            effect.state, effect.delivered_at = EffectState.DONE, now
 
 
 def post_postmortem(session: AsyncSession, incident: Incident, *, now: datetime) -> None:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
 
 import httpx
 
 from bot import incidents
-from bot.dispatcher import PermanentError
+from bot.dispatcher import Claimed, PermanentError
 from bot.incidents import IncidentRef
 from bot.models import Page, PageState
 from bot.pagers import PageEvent, dedup_key_for, send
@@ -28,7 +27,8 @@ class PagerDelivery:
         self.client = client
         self.env = env
 
-    async def deliver(self, kind: str, payload: dict[str, Any]) -> None:
+    async def deliver(self, effect: Claimed) -> None:
+        payload = effect.payload
         pager = self.rt.config.oncall.pagers.get(payload["pager"])
         if pager is None:
             raise PermanentError(f"no pager named {payload['pager']!r} any more")

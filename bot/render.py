@@ -473,6 +473,47 @@ def page_message(snap: IncidentSnapshot, page: PageView) -> Message:
     )
 
 
+# One DM shows at most this many pages: a heading plus three blocks each stays within
+# Slack's 50 blocks a message; the rest go in the next DM.
+PAGES_PER_DM = 15
+PAGE_TEXT_TITLE = 120  # per incident in the fallback text, so all fit in FALLBACK_TEXT
+
+
+def pages_message(pages: Sequence[tuple[IncidentSnapshot, PageView]]) -> Message:
+    """Several pages to one person in one DM (an alert storm): each with its own buttons.
+
+    Phones show only the fallback text, so it names every incident.
+    """
+    if len(pages) == 1:
+        return page_message(*pages[0])
+    shown = pages[:PAGES_PER_DM]
+    names = "; ".join(_page_text_title(snap.incident) for snap, _ in shown)
+    return _message(
+        f"📟 Paged for {len(shown)} incidents: {names}",
+        [
+            _section(f"📟 *You are paged for {len(shown)} incidents*"),
+            *(block for snap, page in shown for block in _page_summary_blocks(snap, page)),
+        ],
+    )
+
+
+def _page_text_title(incident: IncidentView) -> str:
+    title = _text(incident.title, PAGE_TEXT_TITLE)
+    return f"#{incident.number} {title} ({_sev(incident.severity)})"
+
+
+def _page_summary_blocks(snap: IncidentSnapshot, page: PageView) -> list[Block]:
+    """One page in a combined DM: the incident, the role, where, and its own buttons."""
+    incident = snap.incident
+    attempt = f" (attempt {page.attempt})" if page.attempt > 1 else ""
+    where = channel_link(incident.channel_id, incident.channel_name)
+    line = (
+        f"*{_title(incident)}* · {_sev(incident.severity)}\n"
+        f"as {_text(page.role_name, 80)} · {where} · paged {ts(page.sent_at)}{attempt}"
+    )
+    return [_section(line), *_page_state_blocks(snap, page)]
+
+
 def _page_state_blocks(snap: IncidentSnapshot, page: PageView) -> list[Block]:
     """The button while the page still counts; afterwards, what became of it."""
     if page.state != "pending":

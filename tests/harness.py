@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,9 +14,13 @@ from urllib.parse import urlencode
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from bot.app import create_app
+from bot.clock import as_utc
 from bot.dispatcher import Dispatcher
+from bot.models import Page, PageState
+from bot.pacing import Pacer
 from bot.runtime import Runtime
 from bot.settings import Settings
 from tests.fakes.signing import (
@@ -60,11 +64,68 @@ class Harness:
     def dispatcher(self) -> Dispatcher:
         return self.app.state.dispatcher
 
+    @property
+    def pacer(self) -> Pacer:
+        return self.app.state.pacer
+
     async def settle(self) -> None:
-        """Wait until every effect that can be delivered now has been delivered."""
-        await self.dispatcher.idle()
-        while await self.dispatcher.drain():
-            pass
+        """Wait until every effect that can be delivered now has been delivered.
+
+        Messages held back for Slack's rate limits (``bot.pacing``) count as deliverable:
+        the fake clock is moved on to their slot, but never past a waiting page's
+        acknowledgement deadline, which a test reaches on purpose when it means to.
+        """
+        while True:
+            await self.dispatcher.idle()
+            while await self.dispatcher.drain():
+                pass
+            if not await self._to_next_slot():
+                return
+
+    async def wait_until(
+        self,
+        condition: Callable[[], Awaitable[bool]],
+        timeout: float = 5.0,  # noqa: ASYNC109 -- a test-helper bound, not a cancellation API
+    ) -> None:
+        """Poll ``condition`` until it holds: Slack's buttons are answered before their
+        listener runs, so a click's change is committed a little after ``click`` returns."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await condition():
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"condition not met within {timeout}s")
+            await asyncio.sleep(0.02)
+
+    async def first_channel(self) -> str:
+        """Wait for the first incident channel's card; return the channel's id.
+
+        Unlike ``settle`` this leaves the clock where it is: the card is a new channel's
+        first message, never held back, while the rest of its messages are paced.
+        """
+        posts = await self.slack.wait_for(
+            lambda calls: [
+                c
+                for c in calls
+                if c.method == "chat.postMessage" and c.ok and c.params["channel"][:1] == "C"
+            ]
+        )
+        return str(posts[0].params["channel"])
+
+    async def _to_next_slot(self) -> bool:
+        """Move the fake clock to the earliest deferred message's slot; False if none."""
+        advance = getattr(self.clock, "advance", None)
+        slot, now = self.pacer.next_due(), self.clock()
+        if advance is None or slot is None or slot <= now:
+            return False
+        async with self.rt.db.transaction() as session:
+            deadline = await session.scalar(
+                select(func.min(Page.ack_deadline)).where(
+                    Page.state == PageState.PENDING, Page.ack_deadline > now
+                )
+            )
+        if deadline is not None and slot > as_utc(deadline):
+            return False
+        advance(seconds=(slot - now).total_seconds())
+        return True
 
     async def post_alerts(
         self, payload: Any, source: str = "alertmanager", token: str | None = None
@@ -135,6 +196,18 @@ class Harness:
         return await self.client.post(
             "/slack/events", content=body, headers=signed_headers(secret, body)
         )
+
+
+def catch_up(app: FastAPI, clock: Any) -> None:
+    """Move a fake clock on to the next paced message's slot and deliver it.
+
+    For tests that wait on Slack calls rather than ``Harness.settle``: without it, a
+    message held back for Slack's rate limits would wait for a clock nobody moves.
+    """
+    slot, now = app.state.pacer.next_due(), clock()
+    if slot is not None and slot > now:
+        clock.advance(seconds=(slot - now).total_seconds())
+        app.state.dispatcher.wake()
 
 
 @asynccontextmanager

@@ -10,7 +10,7 @@ from bot.settings import Settings
 from tests.conftest import FakeClock
 from tests.fakes.alertmanager import run_alertmanager
 from tests.fakes.slack_api import FakeSlackApi
-from tests.harness import serve_http
+from tests.harness import catch_up, serve_http
 
 
 async def test_real_alertmanager_opens_pages_and_resolves(
@@ -41,11 +41,14 @@ async def test_real_alertmanager_opens_pages_and_resolves(
         await am.post_alerts([alert | {"endsAt": datetime.now(UTC).isoformat()}])
         channel = created[0].response["channel"]["id"]
         await fake_slack.wait_for(
-            lambda calls: [
-                c
-                for c in calls
-                if c.params.get("channel") == channel and "resolved" in c.params.get("text", "")
-            ],
+            lambda calls: (
+                catch_up(app, clock)
+                or [
+                    c
+                    for c in calls
+                    if c.params.get("channel") == channel and "resolved" in c.params.get("text", "")
+                ]
+            ),
             timeout=20,
         )
     assert len(fake_slack.calls("conversations.create")) == 1

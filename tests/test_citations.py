@@ -361,8 +361,7 @@ async def test_a_real_incident_postmortem_passes(bot: Harness, samples: Path) ->
     for alert in payload["alerts"]:
         alert["startsAt"] = started
     assert (await bot.post_alerts(payload)).status_code == 200
-    await bot.settle()
-    channel = bot.slack.calls("conversations.create")[0].response["channel"]["id"]
+    channel = await bot.first_channel()  # not settle: the ack comes 2m after detection
     await bot.slash("ack", user="UDS2", channel=channel)
     await bot.slash("note took 5m to spot [#1]", "UDS2", channel)
     await bot.slash("resolve rolled back the feature pipeline", "UDS2", channel)

@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import render, service
-from bot.models import Alert, Incident, Page, Silence
+from bot.models import Alert, Incident, Page, Silence, TimelineEvent
 from bot.settings import Settings
+from bot.timeline import Kind
 from tests.conftest import FakeClock
 from tests.fakes.slack_api import FakeSlackApi
 from tests.harness import Harness
@@ -86,7 +87,8 @@ async def test_all_alerts_resolved_then_auto_resolve_after_the_quiet_period(
     started = clock.now - timedelta(minutes=5)
     await bot.post_alerts(notification("firing", started))
     await bot.post_alerts(notification("resolved", started, ended=clock.now))
-    await bot.settle()
+    quiet_since = clock.now
+    await bot.settle()  # the channel's messages are paced: the clock moves on
     announce = [
         c.params
         for c in bot.slack.calls("chat.postMessage")
@@ -95,7 +97,7 @@ async def test_all_alerts_resolved_then_auto_resolve_after_the_quiet_period(
     assert announce, "the channel is told, with a way to object"
     assert render.KEEP_OPEN_ACTION in json.dumps(announce[0]["blocks"])
 
-    clock.advance(minutes=9, seconds=59)
+    clock.now = quiet_since + timedelta(minutes=9, seconds=59)
     await service.auto_resolve_due(bot.rt)
     assert (await incident(bot)).status == "open"
     clock.advance(seconds=1)
@@ -110,9 +112,14 @@ async def test_keep_open_cancels_the_automatic_resolution(bot: Harness, clock: F
     await bot.post_alerts(notification("resolved", started, ended=clock.now))
     opened = await incident(bot)
     await bot.click(render.KEEP_OPEN_ACTION, str(opened.id), user="UML3")
-    await bot.slack.wait_for(
-        lambda calls: any("Kept open" in c.params.get("text", "") for c in calls)
-    )
+
+    async def kept_open() -> bool:
+        query = select(func.count()).where(TimelineEvent.kind == Kind.AUTO_RESOLVE_CANCELLED)
+        return bool(await scalar(bot, query))
+
+    await bot.wait_until(kept_open)  # the click is answered before its listener runs
+    await bot.settle()  # the channel's messages are paced: the clock moves on
+    assert any("Kept open" in c.params.get("text", "") for c in bot.slack.calls())
 
     clock.advance(hours=1)
     await service.auto_resolve_due(bot.rt)

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import render, service
+from bot.clock import as_utc
 from bot.incidents import IncidentRef
 from bot.models import Page
 from bot.settings import Settings
@@ -126,8 +128,9 @@ async def test_oncall_shows_now_next_and_mtta(
     bot: Harness, samples: Path, clock: FakeClock
 ) -> None:
     await bot.post_alerts(firing(samples))
-    await bot.settle()
-    clock.advance(minutes=4)
+    await bot.settle()  # moves the clock on: the new channel's messages are paced
+    [page] = await pages(bot)
+    clock.now = as_utc(page.sent_at) + timedelta(minutes=4)
     channel = bot.slack.calls("conversations.create")[0].response["channel"]["id"]
     await bot.slash("ack", user="UDS2", channel=channel)
     text = (await bot.slash("oncall")).json()["text"]

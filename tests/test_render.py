@@ -538,3 +538,41 @@ def test_console_lines_are_readable() -> None:
     assert render.console_line("reactions.add", {"channel": "C1", "name": "eyes"}) == (
         "[slack] reactions.add channel=C1 name=eyes"
     )
+
+
+# --- Several pages in one DM -----------------------------------------------------------------
+
+
+def combined(n: int, title: str = "Model drift") -> list[tuple[IncidentSnapshot, Any]]:
+    """``n`` pages to one person, each for its own incident (number 10 + k)."""
+    shown = []
+    for k in range(n):
+        incident = make_incident(id=100 + k, number=10 + k, title=f"{title} {k}")
+        page = make_page(k, state="acknowledged" if k == 1 else "pending")
+        shown.append((make_snapshot(incident=incident, pages=[page]), page))
+    return shown
+
+
+def test_one_page_is_the_page_message_as_ever() -> None:
+    [(snap, page)] = combined(1)
+    assert render.pages_message([(snap, page)]) == render.page_message(snap, page)
+
+
+def test_a_combined_dm_names_every_incident_and_gives_each_page_its_buttons() -> None:
+    message = render.pages_message(combined(3))
+    assert_within_limits(message)
+    assert message["text"].startswith("📟 Paged for 3 incidents: ")
+    assert all(f"#{10 + k} Model drift {k}" in message["text"] for k in range(3))
+    acks = [b["value"] for b in buttons(message) if b["action_id"] == render.ACK_PAGE_ACTION]
+    assert acks == ["70", "72"]  # page 71 is acknowledged: its outcome, no buttons
+    assert "Acknowledged by" in flat(message)
+
+
+def test_a_full_combined_dm_stays_within_slacks_limits() -> None:
+    long = "x&<" * 4000
+    message = render.pages_message(combined(render.PAGES_PER_DM, title=long))
+    assert_within_limits(message)
+    assert len(message["blocks"]) <= render.MAX_BLOCKS
+    pages_with_buttons = render.PAGES_PER_DM - 1
+    assert len(buttons(message)) == 3 * pages_with_buttons  # no page lost its buttons
+    assert all(f"#{10 + k} " in message["text"] for k in range(render.PAGES_PER_DM))
