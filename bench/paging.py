@@ -29,11 +29,8 @@ import json
 import math
 import os
 import secrets
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -46,14 +43,16 @@ import httpx
 from sqlalchemy import func, insert, inspect, select, update
 from sqlalchemy.engine import make_url
 
-from bench.ingest import (
+from bench.harness import (
     Notifications,
-    _show_log,
     cpu_seconds,
     describe,
     free_port,
     make_client,
     reset_postgres,
+    run_main,
+    show_log,
+    start_server,
     stop_server,
     wait_healthy,
 )
@@ -144,43 +143,6 @@ class TimedSlack(FakeSlackApi):
             return len(self.dm_arrivals)
 
 
-def start_app(
-    database_url: str, token: str, port: int, slack_url: str, log: Path
-) -> subprocess.Popen[bytes]:
-    """``create_app()`` from the environment, as ``warroom serve`` builds it, Slack faked.
-
-    Variables a ``.env`` file could fill in are set (empty where unused) so the run does
-    not depend on the working directory.
-    """
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "WARROOM_WEBHOOK_TOKEN": token,
-        "WARROOM_PLAYBOOKS": "./playbooks",
-        "WARROOM_ONCALL": "./oncall.example.yaml",
-        "SLACK_BOT_TOKEN": "xoxb-bench",
-        "SLACK_API_URL": slack_url,
-        "SLACK_SIGNING_SECRET": "",
-        "SLACK_APP_TOKEN": "",
-        "PORT": str(port),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "bot.app:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    with log.open("wb") as out:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
 @dataclass
 class Sent:
     """One alert request: the ``model`` it opens an incident for, and its client times."""
@@ -255,7 +217,17 @@ async def latency_phase(args: argparse.Namespace, database_url: str, workdir: Pa
         "faked in this process"
     )
     with TimedSlack() as slack:
-        proc = start_app(database_url, token, port, slack.url, log)
+        proc = start_server(
+            ["--factory", "bot.app:create_app"],
+            port,
+            log,
+            {
+                "DATABASE_URL": database_url,
+                "WARROOM_WEBHOOK_TOKEN": token,
+                "SLACK_BOT_TOKEN": "xoxb-bench",
+                "SLACK_API_URL": slack.url,
+            },
+        )
         try:
             async with make_client(port, token, args.concurrency, httpx_pool=False) as client:
                 await wait_healthy(client, proc)
@@ -282,7 +254,7 @@ async def latency_phase(args: argparse.Namespace, database_url: str, workdir: Pa
                     result.listen_overflows = (listen_overflows() or 0) - overflows
         except BaseException:
             stop_server(proc)
-            _show_log(log, sys.stderr)
+            show_log(log, sys.stderr)
             raise
         stopped_in = stop_server(proc)
         arrivals = dict(slack.dm_arrivals)
@@ -293,7 +265,7 @@ async def latency_phase(args: argparse.Namespace, database_url: str, workdir: Pa
         )
     await match_dms(database_url, measured, arrivals, result)
     report_latency(result, len(measured), stopped_in)
-    _show_log(log, sys.stdout)
+    show_log(log, sys.stdout)
     if proc.returncode not in (0, -signal.SIGTERM):
         result.problems.append(f"server exited with status {proc.returncode}")
     for problem in result.problems:
@@ -667,16 +639,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    workdir = Path(tempfile.mkdtemp(prefix="warroom-bench-"))
-    try:
-        return asyncio.run(bench(args, workdir))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    return run_main(bench, parse_args(argv), "warroom-bench-")
 
 
 if __name__ == "__main__":

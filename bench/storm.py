@@ -30,11 +30,8 @@ import math
 import os
 import re
 import secrets
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -49,10 +46,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bench.ingest import (
+from bench.harness import (
     Counts,
     Notifications,
-    _show_log,
     count_rows,
     cpu_seconds,
     describe,
@@ -60,6 +56,9 @@ from bench.ingest import (
     make_client,
     peak_rss_mib,
     reset_postgres,
+    run_main,
+    show_log,
+    start_server,
     stop_server,
     wait_healthy,
 )
@@ -165,47 +164,6 @@ def _channel_of(payload: Any, sent: dict[str, Any]) -> str | None:
 
 
 # --- the server ----------------------------------------------------------------------------
-
-
-def start_server(
-    database_url: str, token: str, port: int, slack_url: str, workdir: Path, log: Path
-) -> subprocess.Popen[bytes]:
-    """``bot.app:create_app`` as production builds it, talking to the fake Slack over HTTP.
-
-    Every setting a ``.env`` file could fill in is given here; blanks count as unset.
-    """
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "WARROOM_WEBHOOK_TOKEN": token,
-        "WARROOM_PLAYBOOKS": "./playbooks",
-        "WARROOM_ONCALL": "./oncall.example.yaml",
-        "WARROOM_SOURCES": str(workdir / "no-sources.yaml"),
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_API_URL": slack_url,
-        "SLACK_SIGNING_SECRET": "",
-        "SLACK_APP_TOKEN": "",
-        "WARROOM_GRAFANA_SECRET": "",
-        "WARROOM_ANNOUNCE_CHANNEL": "",
-        "WARROOM_HANDOFF_CHANNEL": "",
-        "WARROOM_LLM_URL": "",
-        "PORT": str(port),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "bot.app:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    with log.open("wb") as out:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def rss_mib(pid: int) -> float:
@@ -474,7 +432,17 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
     print("load average before the run: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
     slack = TimedSlackApi().start()
-    proc = start_server(database_url, token, port, slack.url, workdir, log)
+    proc = start_server(
+        ["--factory", "bot.app:create_app"],
+        port,
+        log,
+        {
+            "DATABASE_URL": database_url,
+            "WARROOM_WEBHOOK_TOKEN": token,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_API_URL": slack.url,
+        },
+    )
     poller = poller_engine(database_url)
     samples: list[Sample] = []
     try:
@@ -500,7 +468,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
     except BaseException:
         stop_server(proc)
         slack.stop()
-        _show_log(log, sys.stderr)
+        show_log(log, sys.stderr)
         raise
     finally:
         await poller.dispose()
@@ -530,7 +498,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
         server_status=proc.returncode,
     )
     failures = report(run)
-    _show_log(log, sys.stdout)
+    show_log(log, sys.stdout)
     for error in storm.errors[:3]:
         print(f"error: {error}", file=sys.stderr)
     for message in failures:
@@ -767,17 +735,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    # A CI timeout sends SIGTERM: turn it into KeyboardInterrupt so the server is stopped.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    workdir = Path(tempfile.mkdtemp(prefix="warroom-storm-"))
-    try:
-        return asyncio.run(bench(args, workdir))
-    except KeyboardInterrupt:
-        print("interrupted; the server was stopped", file=sys.stderr)
-        return 130
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    return run_main(bench, parse_args(argv), "warroom-storm-")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ the state change, its timeline events and its effects commit together or not at 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -57,12 +57,14 @@ class Database:
         if self._turns is None or _in_transaction.get():
             async with self.sessions() as session, session.begin():
                 yield session
+                await _run_before_commit(session)
             return
         async with self._turns:
             marker = _in_transaction.set(True)
             try:
                 async with self.sessions() as session, session.begin():
                     yield session
+                    await _run_before_commit(session)
             finally:
                 _in_transaction.reset(marker)
 
@@ -77,6 +79,24 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+BeforeCommit = Callable[[AsyncSession], Awaitable[None]]
+
+
+def before_commit(session: AsyncSession, hook: BeforeCommit) -> None:
+    """Run ``hook`` at the end of this session's transaction, just before it commits.
+
+    For work that is cheaper done once for the whole transaction than once per change
+    (see ``effects.refresh_card``); it does not run when the transaction rolls back.
+    """
+    session.info.setdefault("before_commit", []).append(hook)
+
+
+async def _run_before_commit(session: AsyncSession) -> None:
+    while hooks := session.info.pop("before_commit", None):  # a hook may add another
+        for hook in hooks:
+            await hook(session)
 
 
 def _engine_options(url: str) -> dict[str, Any]:

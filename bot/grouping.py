@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,13 +28,24 @@ FLAP_STARTS = 3  # this many starts of one alert within the window is flapping
 
 
 async def attach_firing(
-    session: AsyncSession, config: LoadedConfig, row: Alert, target: Route, *, now: datetime
+    session: AsyncSession,
+    config: LoadedConfig,
+    row: Alert,
+    target: Route,
+    *,
+    now: datetime,
+    flapping: bool = False,
 ) -> tuple[Incident, bool]:
-    """Put a new firing alert into its incident; True if that incident was opened for it."""
+    """Put a new firing alert into its incident; True if that incident was opened for it.
+
+    ``flapping``: the alert started ``FLAP_STARTS`` times within ``FLAP_WINDOW`` (intake
+    counts starts for a whole batch at once).
+    """
+    if flapping:
+        row.flapping = True
     # Reads that need nothing pending: leaving the batch's UPDATEs and timeline INSERTs
     # unflushed lets SQLAlchemy write them together, many rows a statement.
     with session.no_autoflush:
-        row.flapping = await _is_flapping(session, row, now)
         incident = await incidents.find_open_by_group(session, target.group_key)
     if incident is None:
         incident = await _reopenable(session, row, target, now)
@@ -44,12 +55,13 @@ async def attach_firing(
             incident, opened = await _open_or_join(session, config, row, target, now)
             if opened:
                 return incident, True
-    row.incident_id = incident.id
+    if row.incident_id != incident.id:  # intake sets it when the incident was open already
+        row.incident_id = incident.id
     if incident.auto_resolve_at is not None:
         incident.auto_resolve_at = None  # it is firing again: no automatic resolution
     # A joining alert updates the card, not the channel: no message per alert.
     what = "fired again (flapping)" if row.flapping else "fired"
-    await timeline.record(
+    timeline.record_at_commit(
         session,
         incident,
         Kind.ALERT_FIRED,
@@ -58,19 +70,8 @@ async def attach_firing(
         at=row.starts_at,
         data={"alert_id": row.id, "fingerprint": row.fingerprint, "flapping": row.flapping},
     )
-    await effects.refresh_card(session, incident, now=now)
+    effects.refresh_card(session, incident, now=now)
     return incident, False
-
-
-async def _is_flapping(session: AsyncSession, row: Alert, now: datetime) -> bool:
-    starts = await session.scalar(
-        select(func.count(Alert.id)).where(
-            Alert.source == row.source,
-            Alert.fingerprint == row.fingerprint,
-            Alert.starts_at >= now - FLAP_WINDOW,
-        )
-    )
-    return int(starts or 0) >= FLAP_STARTS
 
 
 async def _reopenable(
@@ -175,4 +176,4 @@ async def record_resolved(
         session, incident, Kind.ALERT_RESOLVED, text, now=now, at=row.ends_at or now, data=data
     )
     effects.post_event(session, event, now=now)
-    await effects.refresh_card(session, incident, now=now)
+    effects.refresh_card(session, incident, now=now)

@@ -122,22 +122,25 @@ async def _record_opening(
 
 
 async def find_open_by_group(session: AsyncSession, group_key: str) -> Incident | None:
-    """The group's open incident; remembered for the rest of the transaction.
+    return (await find_open_by_groups(session, {group_key})).get(group_key)
 
-    During a storm a batch holds many alerts of the same few groups; asking once per group
-    instead of once per alert is most of intake's database work saved.
+
+async def find_open_by_groups(session: AsyncSession, group_keys: set[str]) -> dict[str, Incident]:
+    """These groups' open incidents; remembered for the rest of the transaction.
+
+    During a storm a batch holds many alerts of the same few groups; asking once for all
+    of them instead of once per alert is most of intake's database work saved.
     """
     known: dict[str, Incident] = session.info.setdefault("open_by_group", {})
-    cached = known.get(group_key)
-    if cached is not None and cached.is_open:
-        return cached
-    query = select(Incident).where(
-        Incident.group_key == group_key, Incident.status == IncidentStatus.OPEN
-    )
-    incident = await session.scalar(query)
-    if incident is not None:
-        known[group_key] = incident
-    return incident
+    found = {key: known[key] for key in group_keys if key in known and known[key].is_open}
+    if missing := group_keys - found.keys():
+        query = select(Incident).where(
+            Incident.group_key.in_(missing), Incident.status == IncidentStatus.OPEN
+        )
+        for incident in await session.scalars(query):
+            if incident.group_key is not None:  # always: selected by it
+                found[incident.group_key] = known[incident.group_key] = incident
+    return found
 
 
 async def find(session: AsyncSession, ref: IncidentRef) -> Incident:
@@ -180,7 +183,7 @@ async def hand_on(
     if page is None or page.state != PageState.PENDING:
         raise UserError("That page is no longer waiting: it was acknowledged or moved on.")
     await paging.escalate(session, config, page, incident, now=now, by=actor, to_user=to_user)
-    await effects.refresh_card(session, incident, now=now)
+    effects.refresh_card(session, incident, now=now)
 
 
 async def find_by_page(session: AsyncSession, page_id: int) -> Incident:
@@ -227,7 +230,7 @@ async def escalate_page(
     if page.state != PageState.PENDING or page.ack_deadline > now or not incident.is_open:
         return False
     await paging.escalate(session, config, page, incident, now=now)
-    await effects.refresh_card(session, incident, now=now)
+    effects.refresh_card(session, incident, now=now)
     return True
 
 
@@ -265,7 +268,7 @@ async def acknowledge(
     )
     effects.post_event(session, event, now=now)
     effects.invite(session, incident, [actor], now=now)
-    await effects.refresh_card(session, incident, now=now)
+    effects.refresh_card(session, incident, now=now)
     return pages
 
 
@@ -284,7 +287,7 @@ async def set_status(
     incident.status_text = text
     event = await timeline.record(session, incident, Kind.STATUS, text, now=now, actor=actor)
     effects.post_event(session, event, now=now)
-    await effects.refresh_card(session, incident, now=now)
+    effects.refresh_card(session, incident, now=now)
     return event
 
 
@@ -308,7 +311,7 @@ async def resolve(
         session, incident, Kind.RESOLVED, summary or "Resolved", now=now, actor=actor
     )
     effects.post_event(session, event, now=now)
-    await effects.refresh_card(session, incident, now=now)
+    effects.refresh_card(session, incident, now=now)
     effects.post_postmortem(session, incident, now=now)
     return event
 
@@ -325,7 +328,7 @@ async def mitigated(
         session, incident, Kind.MITIGATED, text or "Mitigated", now=now, actor=actor
     )
     effects.post_event(session, event, now=now)
-    await effects.refresh_card(session, incident, now=now)
+    effects.refresh_card(session, incident, now=now)
     return event
 
 
@@ -348,7 +351,7 @@ async def set_severity(
         data={"from": before, "to": severity},
     )
     effects.post_event(session, event, now=now)
-    await effects.refresh_card(session, incident, now=now)
+    effects.refresh_card(session, incident, now=now)
     return event
 
 
@@ -372,7 +375,7 @@ async def assign(
     )
     effects.post_event(session, event, now=now)
     effects.invite(session, incident, [user], now=now)
-    await effects.refresh_card(session, incident, now=now)
+    effects.refresh_card(session, incident, now=now)
     return event
 
 
@@ -439,10 +442,17 @@ def channel_name(incident: Incident | IncidentView) -> str:
 async def snapshot(
     session: AsyncSession, config: LoadedConfig, incident_id: int
 ) -> IncidentSnapshot:
-    """Everything rendering needs, loaded in a handful of queries."""
+    """Everything rendering needs, loaded in a handful of queries.
+
+    Alerts and events are read as plain columns, not ORM objects, and without the alerts'
+    raw payloads: a card is re-rendered every few seconds during a storm, and building
+    thousands of tracked objects per render was most of what a storm cost.
+    """
     incident = (await session.scalars(select(Incident).where(Incident.id == incident_id))).one()
-    alerts = await session.scalars(
-        select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.starts_at, Alert.id)
+    alerts = await session.execute(
+        select(*_ALERT_VIEW_COLUMNS)
+        .where(Alert.incident_id == incident_id)
+        .order_by(Alert.starts_at, Alert.id)
     )
     pages = await session.scalars(
         select(Page).where(Page.incident_id == incident_id).order_by(Page.sent_at, Page.id)
@@ -452,22 +462,21 @@ async def snapshot(
         .where(StepProgress.incident_id == incident_id)
         .order_by(StepProgress.position)
     )
-    events = await session.scalars(
-        select(TimelineEvent)
+    events = await session.execute(
+        select(*_EVENT_VIEW_COLUMNS)
         .where(TimelineEvent.incident_id == incident_id)
         .order_by(TimelineEvent.at, TimelineEvent.id)
     )
     followups = await session.scalars(
         select(Followup).where(Followup.incident_id == incident_id).order_by(Followup.id)
     )
-    events = _without_removed(list(events))
     return IncidentSnapshot(
         followups=[followup_view(f) for f in followups],
         incident=view(incident, config),
-        alerts=[_alert_view(a) for a in alerts],
+        alerts=[AlertView(*row) for row in alerts],
         pages=[_page_view(p, config) for p in pages],
         steps=[_step_view(s) for s in steps],
-        events=[_event_view(e) for e in events],
+        events=_without_removed([EventView(*row) for row in events]),
     )
 
 
@@ -505,19 +514,27 @@ def playbook_links(playbook: Playbook, labels: dict[str, str]) -> dict[str, str]
     return links
 
 
-def _alert_view(alert: Alert) -> AlertView:
-    return AlertView(
-        id=alert.id,
-        name=alert.name,
-        summary=alert.summary,
-        status=alert.status,
-        severity=alert.severity,
-        labels=alert.labels,
-        starts_at=alert.starts_at,
-        ends_at=alert.ends_at,
-        links=alert.links,
-        flapping=alert.flapping,
-    )
+# In the order of AlertView's and EventView's fields.
+_ALERT_VIEW_COLUMNS = (
+    Alert.id,
+    Alert.name,
+    Alert.summary,
+    Alert.status,
+    Alert.severity,
+    Alert.labels,
+    Alert.starts_at,
+    Alert.ends_at,
+    Alert.links,
+    Alert.flapping,
+)
+_EVENT_VIEW_COLUMNS = (
+    TimelineEvent.id,
+    TimelineEvent.at,
+    TimelineEvent.kind,
+    TimelineEvent.actor,
+    TimelineEvent.text,
+    TimelineEvent.data,
+)
 
 
 def _page_view(page: Page, config: LoadedConfig) -> PageView:
@@ -552,18 +569,7 @@ def _step_view(step: StepProgress) -> StepView:
     )
 
 
-def _without_removed(events: list[TimelineEvent]) -> list[TimelineEvent]:
+def _without_removed(events: list[EventView]) -> list[EventView]:
     """Entries someone removed stay in the table but leave the timeline people read."""
     removed = {e.data.get("event_id") for e in events if e.kind == Kind.ENTRY_REMOVED}
     return [e for e in events if e.id not in removed]
-
-
-def _event_view(event: TimelineEvent) -> EventView:
-    return EventView(
-        id=event.id,
-        at=event.at,
-        kind=event.kind,
-        actor=event.actor,
-        text=event.text,
-        data=event.data,
-    )

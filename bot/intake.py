@@ -5,14 +5,22 @@ replicas may receive the same notification at once. The unique key on
 ``(source, fingerprint, starts_at)`` makes a repeat a no-op, and the partial unique index
 on open incidents' group keys makes a concurrent second "open" fail and join instead.
 Silenced alerts are stored and counted but go no further.
+
+A batch (several webhook requests, see ``intake_queue``) is written with a few
+statements, not a few per alert: the alerts new to the batch go in one multi-row INSERT,
+already knowing the open incident they join, and flapping is counted once per batch.
+Repeats within the batch and senders that name only a fingerprint take the one-by-one
+path, in the order they arrived.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import grouping, incidents, silences
@@ -21,6 +29,9 @@ from bot.models import Alert, Incident, Silence
 from bot.routing import Route, route
 from bot.runtime import LoadedConfig
 from bot.sql import insert
+
+AlertKey = tuple[str, str, datetime]  # (source, fingerprint, starts_at)
+FlapKey = tuple[str, str]  # (source, fingerprint)
 
 
 @dataclass
@@ -48,91 +59,225 @@ class IntakeResult:
 
 
 @dataclass
+class _Item:
+    """One alert of the batch, routed, with the request whose result it counts in."""
+
+    alert: NormalizedAlert
+    target: Route
+    result: IntakeResult
+    silence: Silence | None
+    bulk: bool  # first of its key in the batch: inserted with the others up front
+
+
+@dataclass
 class _Batch:
     config: LoadedConfig
     now: datetime
     silences: list[Silence]
-    result: IntakeResult
+    flaps: _FlapCounter
+    inserted: dict[AlertKey, Alert] = field(default_factory=dict)
+
+
+@dataclass
+class _FlapCounter:
+    """Starts of each alert within the flapping window: counted once, then kept up to date."""
+
+    now: datetime
+    starts: Counter[FlapKey] = field(default_factory=Counter)
+    loaded: set[FlapKey] = field(default_factory=set)
+
+    async def load(self, session: AsyncSession, keys: Iterable[FlapKey]) -> None:
+        """Count what is stored already, for keys not counted yet (one query)."""
+        wanted = set(keys) - self.loaded
+        if not wanted:
+            return
+        self.loaded |= wanted
+        query = (
+            select(Alert.source, Alert.fingerprint, func.count(Alert.id))
+            .where(
+                Alert.source.in_({s for s, _ in wanted}),
+                Alert.fingerprint.in_({f for _, f in wanted}),
+                Alert.starts_at >= self.now - grouping.FLAP_WINDOW,
+            )
+            .group_by(Alert.source, Alert.fingerprint)
+        )
+        for source, fingerprint, n in await session.execute(query):
+            if (source, fingerprint) in wanted:
+                self.starts[source, fingerprint] = n
+
+    def started(self, row: Alert) -> bool:
+        """Count a newly stored start; True if its alert is now flapping."""
+        key = (row.source, row.fingerprint)
+        if row.starts_at >= self.now - grouping.FLAP_WINDOW:
+            self.starts[key] += 1
+        return self.starts[key] >= grouping.FLAP_STARTS
 
 
 async def ingest(
     session: AsyncSession, config: LoadedConfig, alerts: list[NormalizedAlert], *, now: datetime
 ) -> IntakeResult:
+    return (await ingest_batch(session, config, [alerts], now=now))[0]
+
+
+async def ingest_batch(
+    session: AsyncSession,
+    config: LoadedConfig,
+    requests: list[list[NormalizedAlert]],
+    *,
+    now: datetime,
+) -> list[IntakeResult]:
+    """Store the alerts of several requests in this transaction; one result per request."""
     active = await silences.active_for_transaction(session, now)
-    batch = _Batch(config, now, active, IntakeResult(len(alerts)))
-    for alert in alerts:
-        await _ingest_one(session, batch, alert)
-    return batch.result
+    batch = _Batch(config, now, active, _FlapCounter(now))
+    results = [IntakeResult(len(alerts)) for alerts in requests]
+    items = _plan(batch, requests, results)
+    await _insert_new(session, batch, [item for item in items if item.bulk])
+    for item in items:
+        if item.bulk:
+            await _after_insert(session, batch, item)
+        else:
+            await _ingest_one(session, batch, item)
+    return results
 
 
-async def _ingest_one(session: AsyncSession, batch: _Batch, alert: NormalizedAlert) -> None:
-    if alert.starts_at is None:  # a sender that names only the fingerprint
-        open_rows = await _open_rows(session, alert)
-        if alert.status is not AlertStatus.FIRING or open_rows:
-            for row in open_rows:
-                await _update_existing(session, batch, row, alert)
-            batch.result.duplicates += 0 if open_rows else 1
-            return
-        alert = replace(alert, starts_at=batch.now)  # a new occurrence, seen now
-    target = route(batch.config.playbooks, alert)
-    row = await _insert(session, alert, target, batch.now)
-    if row is None:
-        await _update_existing(session, batch, await _existing(session, alert), alert)
+def _plan(
+    batch: _Batch, requests: list[list[NormalizedAlert]], results: list[IntakeResult]
+) -> list[_Item]:
+    seen: set[AlertKey] = set()
+    items = []
+    for alerts, result in zip(requests, results, strict=True):
+        for alert in alerts:
+            key = _key(alert)
+            bulk = key is not None and key not in seen
+            if key is not None:
+                seen.add(key)
+            silence = silences.matching(batch.silences, alert.labels)
+            target = route(batch.config.playbooks, alert)
+            items.append(_Item(alert, target, result, silence, bulk))
+    return items
+
+
+def _key(alert: NormalizedAlert) -> AlertKey | None:
+    if alert.starts_at is None:
+        return None
+    return (alert.source, alert.fingerprint, alert.starts_at)
+
+
+async def _insert_new(session: AsyncSession, batch: _Batch, items: list[_Item]) -> None:
+    """INSERT the batch's new alerts, each firing one already in its open incident."""
+    if not items:
         return
-    batch.result.stored += 1
-    silence = silences.matching(batch.silences, alert.labels)
-    if silence is not None:
-        row.silence_id = silence.id
-        silence.matched += 1
-        batch.result.silenced += 1
-    elif alert.status is AlertStatus.FIRING:
-        incident, opened = await grouping.attach_firing(
-            session, batch.config, row, target, now=batch.now
-        )
-        (batch.result.opened if opened else batch.result.joined).append(incident.number)
+    firing = [i for i in items if i.alert.status is AlertStatus.FIRING]
+    await batch.flaps.load(session, {(i.alert.source, i.alert.fingerprint) for i in firing})
+    groups = {i.target.group_key for i in firing}
+    open_incidents = await incidents.find_open_by_groups(session, groups)
+    rows = [_values(item, batch.now, _joins(item, open_incidents)) for item in items]
+    for row in await _insert_rows(session, rows):
+        batch.inserted[row.source, row.fingerprint, row.starts_at] = row
+
+
+def _joins(item: _Item, open_incidents: dict[str, Incident]) -> int | None:
+    """The open incident a new firing alert joins, known before it is stored (no UPDATE)."""
+    if item.alert.status is not AlertStatus.FIRING or item.silence is not None:
+        return None
+    incident = open_incidents.get(item.target.group_key)
+    return incident.id if incident is not None else None
+
+
+def _values(item: _Item, now: datetime, incident_id: int | None) -> dict[str, object]:
+    alert = item.alert
+    return {
+        "source": alert.source,
+        "fingerprint": alert.fingerprint,
+        "starts_at": alert.starts_at,
+        "ends_at": alert.ends_at,
+        "status": alert.status,
+        "name": alert.name[:200],
+        "summary": alert.summary,
+        "severity": alert.severity,
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "links": alert.links,
+        "raw": alert.raw,
+        "group_key": item.target.group_key,
+        "playbook_id": item.target.playbook.id,
+        "incident_id": incident_id,
+        "silence_id": item.silence.id if item.silence else None,
+        "flapping": False,
+        "received_at": now,
+        "updated_at": now,
+    }
+
+
+async def _after_insert(session: AsyncSession, batch: _Batch, item: _Item) -> None:
+    key = _key(item.alert)
+    row = batch.inserted.get(key) if key is not None else None
+    if row is None:  # stored before (a retry), or by another replica a moment ago
+        await _update_existing(session, batch, item, await _existing(session, item.alert))
     else:
-        await _first_seen_resolved(session, batch, row, target)
+        await _stored(session, batch, item, row)
+
+
+async def _ingest_one(session: AsyncSession, batch: _Batch, item: _Item) -> None:
+    """An alert the multi-row INSERT could not take: a repeat, or one without a start."""
+    if item.alert.starts_at is None:  # a sender that names only the fingerprint
+        open_rows = await _open_rows(session, item.alert)
+        if item.alert.status is not AlertStatus.FIRING or open_rows:
+            for row in open_rows:
+                await _update_existing(session, batch, item, row)
+            item.result.duplicates += 0 if open_rows else 1
+            return
+        item = replace(item, alert=replace(item.alert, starts_at=batch.now))  # seen now
+    alert = item.alert
+    if alert.status is AlertStatus.FIRING:
+        await batch.flaps.load(session, [(alert.source, alert.fingerprint)])
+    rows = await _insert_rows(session, [_values(item, batch.now, None)])
+    if rows:
+        await _stored(session, batch, item, rows[0])
+    else:
+        await _update_existing(session, batch, item, await _existing(session, alert))
+
+
+async def _stored(session: AsyncSession, batch: _Batch, item: _Item, row: Alert) -> None:
+    """A new alert row: count it, and unless it is silenced, tell its incident."""
+    item.result.stored += 1
+    flapping = batch.flaps.started(row)
+    if item.silence is not None:
+        item.silence.matched += 1
+        item.result.silenced += 1
+    elif row.status == AlertStatus.FIRING:
+        incident, opened = await grouping.attach_firing(
+            session, batch.config, row, item.target, now=batch.now, flapping=flapping
+        )
+        (item.result.opened if opened else item.result.joined).append(incident.number)
+    else:
+        await _first_seen_resolved(session, batch, item, row)
 
 
 async def _first_seen_resolved(
-    session: AsyncSession, batch: _Batch, row: Alert, target: Route
+    session: AsyncSession, batch: _Batch, item: _Item, row: Alert
 ) -> None:
     """Heard of only once resolved (e.g. sent before Warroom ran): keep it, tell its incident."""
-    batch.result.resolved += 1
-    incident = await incidents.find_open_by_group(session, target.group_key)
+    item.result.resolved += 1
+    incident = await incidents.find_open_by_group(session, item.target.group_key)
     if incident is not None:
         row.incident_id = incident.id
         await grouping.record_resolved(session, batch.config, incident, row, now=batch.now)
 
 
-async def _insert(
-    session: AsyncSession, alert: NormalizedAlert, target: Route, now: datetime
-) -> Alert | None:
-    """Insert the alert; None when this (source, fingerprint, starts_at) is already stored."""
-    stmt = insert(session, Alert).values(
-        source=alert.source,
-        fingerprint=alert.fingerprint,
-        starts_at=alert.starts_at,
-        ends_at=alert.ends_at,
-        status=alert.status,
-        name=alert.name[:200],
-        summary=alert.summary,
-        severity=alert.severity,
-        labels=alert.labels,
-        annotations=alert.annotations,
-        links=alert.links,
-        raw=alert.raw,
-        group_key=target.group_key,
-        playbook_id=target.playbook.id,
-        flapping=False,
-        received_at=now,
-        updated_at=now,
+async def _insert_rows(session: AsyncSession, rows: list[dict[str, object]]) -> list[Alert]:
+    """Insert these alerts; those whose (source, fingerprint, starts_at) is stored are skipped.
+
+    The rows go as parameters of one statement (SQLAlchemy sends them as multi-row
+    VALUES), so the statement is compiled once, not once per row count.
+    """
+    stmt = (
+        insert(session, Alert)
+        .on_conflict_do_nothing(index_elements=[Alert.source, Alert.fingerprint, Alert.starts_at])
+        .returning(Alert)
     )
-    stmt = stmt.on_conflict_do_nothing(
-        index_elements=[Alert.source, Alert.fingerprint, Alert.starts_at]
-    ).returning(Alert)
     with session.no_autoflush:  # earlier alerts' pending writes can wait for one flush
-        return await session.scalar(stmt)
+        return list(await session.scalars(stmt, rows))
 
 
 async def _open_rows(session: AsyncSession, alert: NormalizedAlert) -> list[Alert]:
@@ -162,12 +307,11 @@ async def _existing(session: AsyncSession, alert: NormalizedAlert) -> Alert:
     return (await session.scalars(query)).one()
 
 
-async def _update_existing(
-    session: AsyncSession, batch: _Batch, row: Alert, alert: NormalizedAlert
-) -> None:
+async def _update_existing(session: AsyncSession, batch: _Batch, item: _Item, row: Alert) -> None:
     """A known alert again: a retry (nothing to do), its resolve, or its acknowledgement."""
+    alert, result = item.alert, item.result
     if row.status == AlertStatus.RESOLVED or alert.status is AlertStatus.FIRING:
-        batch.result.duplicates += 1  # a retry, or a late "firing" after we saw it resolve
+        result.duplicates += 1  # a retry, or a late "firing" after we saw it resolve
         return
     incident = await session.get(Incident, row.incident_id) if row.incident_id else None
     if alert.status is AlertStatus.ACKNOWLEDGED:
@@ -175,11 +319,11 @@ async def _update_existing(
             pages = await incidents.acknowledge(
                 session, incident, alert.source, now=batch.now, config=batch.config
             )
-            batch.result.acknowledged += len(pages)
+            result.acknowledged += len(pages)
         return
     row.status = AlertStatus.RESOLVED
     row.ends_at = alert.ends_at or batch.now
     row.updated_at = batch.now
-    batch.result.resolved += 1
+    result.resolved += 1
     if incident is not None:
         await grouping.record_resolved(session, batch.config, incident, row, now=batch.now)

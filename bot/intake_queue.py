@@ -58,9 +58,7 @@ class IntakeQueue:
     async def _commit(self, requests: list[list[NormalizedAlert]]) -> list[IntakeResult]:
         now = self.rt.clock()
         async with self.rt.unit_of_work() as session:
-            return [
-                await intake.ingest(session, self.rt.config, alerts, now=now) for alerts in requests
-            ]
+            return await intake.ingest_batch(session, self.rt.config, requests, now=now)
 
     async def _one_by_one(self, batch: list[Waiting]) -> None:
         for alerts, future in batch:

@@ -281,7 +281,7 @@ async def record_captured(
         incident = await incidents.find(session, IncidentRef(id=incident_id))
         event = await capture.record_message(session, incident, message, added_by, now=rt.clock())
         if event is not None:
-            await effects.refresh_card(session, incident, now=rt.clock())
+            effects.refresh_card(session, incident, now=rt.clock())
 
 
 async def timeline_entries(rt: Runtime, ref: IncidentRef, limit: int = 15) -> IncidentSnapshot:

@@ -133,5 +133,5 @@ def _check_if_due(session: AsyncSession, step: StepProgress, *, now: datetime) -
 
 
 async def _changed(session: AsyncSession, incident: Incident, *, now: datetime) -> None:
-    await effects.refresh_steps(session, incident, now=now)
-    await effects.refresh_card(session, incident, now=now)
+    effects.refresh_steps(session, incident, now=now)
+    effects.refresh_card(session, incident, now=now)

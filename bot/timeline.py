@@ -10,8 +10,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import before_commit
 from bot.models import Incident, TimelineEvent
 
 
@@ -53,14 +55,9 @@ async def record(
     actor: str | None = None,
     at: datetime | None = None,
     data: dict[str, Any] | None = None,
-    flush: bool = True,
     source_key: str | None = None,
 ) -> TimelineEvent:
-    """Append one event; ``at`` back-dates it (an alert that started before we heard of it).
-
-    ``flush=False`` leaves the INSERT to the next flush, so a storm's events are written in
-    a few multi-row statements; only a caller that needs ``event.id`` at once must flush.
-    """
+    """Append one event; ``at`` back-dates it (an alert that started before we heard of it)."""
     event = TimelineEvent(
         incident_id=incident.id,
         at=at or now,
@@ -72,6 +69,44 @@ async def record(
         source_key=source_key,
     )
     session.add(event)
-    if flush:
-        await session.flush()
+    await session.flush()
     return event
+
+
+def record_at_commit(
+    session: AsyncSession,
+    incident: Incident,
+    kind: Kind,
+    text: str,
+    *,
+    now: datetime,
+    at: datetime | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Append one event when the transaction commits, with the others recorded so.
+
+    For events nobody reads back in the same transaction, such as one per joining alert
+    during a storm: they go in one multi-row INSERT, where ``record`` costs a statement
+    each (it needs the event's id at once, and SQLite can only return ids row by row).
+    """
+    later: list[dict[str, Any]] = session.info.setdefault("timeline_at_commit", [])
+    if not later:
+        before_commit(session, _insert_recorded)
+    later.append(
+        {
+            "incident_id": incident.id,
+            "at": at or now,
+            "recorded_at": now,
+            "kind": kind,
+            "actor": None,
+            "text": text,
+            "data": data or {},
+            "source_key": None,
+        }
+    )
+
+
+async def _insert_recorded(session: AsyncSession) -> None:
+    rows = session.info.pop("timeline_at_commit", [])
+    if rows:
+        await session.execute(insert(TimelineEvent), rows)

@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -74,10 +74,14 @@ def _parse_optional_timestamp(value: object) -> datetime | None:
 
 Timestamp = Annotated[datetime, PlainValidator(parse_timestamp)]
 OptionalTimestamp = Annotated[datetime | None, PlainValidator(_parse_optional_timestamp)]
+Envelope = TypeVar("Envelope", bound=BaseModel)
 
 
-class _Alert(BaseModel):
-    """One entry of ``alerts``: only the fields Warroom reads are declared."""
+class AlertFields(BaseModel):
+    """One entry of ``alerts``: only the fields Warroom reads are declared.
+
+    Grafana's webhook alert is this plus its own links and values (``grafana._Alert``).
+    """
 
     model_config = ConfigDict(extra="ignore")
 
@@ -100,7 +104,7 @@ class _Alert(BaseModel):
     @field_validator("labels")
     @classmethod
     def _has_labels(cls, value: dict[str, str]) -> dict[str, str]:
-        """Labels are an alert's identity; Alertmanager itself refuses an alert without any."""
+        """Labels are an alert's identity; both senders refuse an alert without any."""
         if not value:
             raise ValueError("at least one label is required")
         return value
@@ -114,7 +118,7 @@ class _Payload(BaseModel):
     version: str
     group_key: str = Field(default="", alias="groupKey")
     external_url: str = Field(default="", alias="externalURL")
-    alerts: list[_Alert]
+    alerts: list[AlertFields]
 
     @field_validator("version", mode="before")
     @classmethod
@@ -133,18 +137,23 @@ def parse(payload: object) -> list[NormalizedAlert]:
     Raises ``PayloadError`` naming the failing field path when the payload is not a
     version-4 Alertmanager notification.
     """
-    if not isinstance(payload, dict):
-        raise PayloadError(f"payload: expected a JSON object, got {type(payload).__name__}")
-    try:
-        envelope = _Payload.model_validate(payload)
-    except ValidationError as exc:
-        raise from_validation_error(exc) from None
-    raw_alerts: list[dict[str, Any]] = payload["alerts"]
+    envelope, raw_alerts = validate_group(payload, _Payload)
     pairs = zip(envelope.alerts, raw_alerts, strict=True)
     return [_normalize(alert, raw, envelope) for alert, raw in pairs]
 
 
-def _normalize(alert: _Alert, raw: dict[str, Any], envelope: _Payload) -> NormalizedAlert:
+def validate_group(payload: object, model: type[Envelope]) -> tuple[Envelope, list[dict[str, Any]]]:
+    """The validated envelope and the alerts as sent (kept whole in each alert's ``raw``)."""
+    if not isinstance(payload, dict):
+        raise PayloadError(f"payload: expected a JSON object, got {type(payload).__name__}")
+    try:
+        envelope = model.model_validate(payload)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+    return envelope, payload["alerts"]
+
+
+def _normalize(alert: AlertFields, raw: dict[str, Any], envelope: _Payload) -> NormalizedAlert:
     """Map one validated alert onto the shared shape."""
     firing = alert.status == AlertStatus.FIRING
     return NormalizedAlert(
@@ -156,7 +165,7 @@ def _normalize(alert: _Alert, raw: dict[str, Any], envelope: _Payload) -> Normal
         starts_at=alert.starts_at,
         # Alertmanager hides endsAt of firing alerts; keep that invariant for any sender.
         ends_at=None if firing else alert.ends_at,
-        summary=_summary(alert),
+        summary=summary_of(alert),
         severity=alert.labels.get("severity"),
         links=_links(alert),
         raw=_raw(raw, envelope),
@@ -178,7 +187,7 @@ def fingerprint_of(labels: dict[str, str]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _summary(alert: _Alert) -> str:
+def summary_of(alert: AlertFields) -> str:
     """Prefer the human text the rule author wrote; fall back to the rule name."""
     return (
         alert.annotations.get("summary")
@@ -193,7 +202,7 @@ _LINK_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _links(alert: _Alert) -> dict[str, str]:
+def _links(alert: AlertFields) -> dict[str, str]:
     """Collect the URLs worth a button: the generator expression, runbook and dashboard.
 
     Only http(s) URLs are kept: they end up as Slack link buttons, and Slack rejects

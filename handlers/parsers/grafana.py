@@ -22,13 +22,17 @@ import hmac
 import math
 import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.alerts import AlertStatus, NormalizedAlert
-from handlers.parsers.alertmanager import OptionalTimestamp, Timestamp, fingerprint_of
-from handlers.parsers.errors import PayloadError, from_validation_error
+from handlers.parsers.alertmanager import (
+    AlertFields,
+    fingerprint_of,
+    summary_of,
+    validate_group,
+)
 
 SOURCE = "grafana"
 SUPPORTED_VERSION = "1"
@@ -39,18 +43,9 @@ TIMESTAMP_HEADER = "X-Grafana-Alerting-Signature-Timestamp"
 _DROPPED_FROM_RAW = ("embeddedImage",)
 
 
-class _Alert(BaseModel):
+class _Alert(AlertFields):
     """One entry of ``alerts``: Alertmanager's fields plus Grafana's links and values."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    status: Literal["firing", "resolved"]
-    labels: dict[str, str]
-    annotations: dict[str, str] = Field(default_factory=dict)
-    starts_at: Timestamp = Field(alias="startsAt")
-    ends_at: OptionalTimestamp = Field(default=None, alias="endsAt")
-    fingerprint: str = ""
-    generator_url: str = Field(default="", alias="generatorURL")
     silence_url: str = Field(default="", alias="silenceURL")
     dashboard_url: str = Field(default="", alias="dashboardURL")
     panel_url: str = Field(default="", alias="panelURL")
@@ -58,34 +53,19 @@ class _Alert(BaseModel):
     values: dict[str, float | None] = Field(default_factory=dict)
     value_string: str = Field(default="", alias="valueString")
 
-    @field_validator("annotations", "values", mode="before")
+    @field_validator("values", mode="before")
     @classmethod
-    def _null_maps(cls, value: object) -> object:
+    def _null_values(cls, value: object) -> object:
         """Go writes ``null`` for a nil map (``values`` of a rule without queries)."""
         return {} if value is None else value
 
     @field_validator(
-        "fingerprint",
-        "generator_url",
-        "silence_url",
-        "dashboard_url",
-        "panel_url",
-        "image_url",
-        "value_string",
-        mode="before",
+        "silence_url", "dashboard_url", "panel_url", "image_url", "value_string", mode="before"
     )
     @classmethod
     def _null_strings(cls, value: object) -> object:
         """Accept ``null`` for optional strings: some proxies write it instead of omitting."""
         return "" if value is None else value
-
-    @field_validator("labels")
-    @classmethod
-    def _has_labels(cls, value: dict[str, str]) -> dict[str, str]:
-        """Grafana always sets ``alertname``; an alert without labels means a wrong sender."""
-        if not value:
-            raise ValueError("at least one label is required")
-        return value
 
 
 class _Payload(BaseModel):
@@ -123,13 +103,7 @@ def parse(payload: object) -> list[NormalizedAlert]:
     Raises ``PayloadError`` naming the failing field path when the payload is not a
     version-1 Grafana webhook message.
     """
-    if not isinstance(payload, dict):
-        raise PayloadError(f"payload: expected a JSON object, got {type(payload).__name__}")
-    try:
-        envelope = _Payload.model_validate(payload)
-    except ValidationError as exc:
-        raise from_validation_error(exc) from None
-    raw_alerts: list[dict[str, Any]] = payload["alerts"]
+    envelope, raw_alerts = validate_group(payload, _Payload)
     pairs = zip(envelope.alerts, raw_alerts, strict=True)
     return [_normalize(alert, raw, envelope) for alert, raw in pairs]
 
@@ -146,19 +120,10 @@ def _normalize(alert: _Alert, raw: dict[str, Any], envelope: _Payload) -> Normal
         starts_at=alert.starts_at,
         # Grafana, like Alertmanager, may put a future endsAt on firing alerts; hide it.
         ends_at=None if firing else alert.ends_at,
-        summary=_summary(alert),
+        summary=summary_of(alert),
         severity=alert.labels.get("severity"),
         links=_links(alert),
         raw=_raw(raw, envelope),
-    )
-
-
-def _summary(alert: _Alert) -> str:
-    """Prefer the human text the rule author wrote; fall back to the rule name."""
-    return (
-        alert.annotations.get("summary")
-        or alert.annotations.get("description")
-        or alert.labels.get("alertname", "")
     )
 
 

@@ -1,0 +1,62 @@
+"""``before_commit``: work done once at the end of a transaction, never after a rollback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import Database, before_commit
+from bot.models import Silence
+
+
+async def count_silences(db: Database) -> int:
+    async with db.transaction() as session:
+        return int(await session.scalar(select(func.count()).select_from(Silence)) or 0)
+
+
+def silence(reason: str) -> Silence:
+    at = datetime(2026, 11, 30, tzinfo=UTC)
+    return Silence(matchers=["a=b"], reason=reason, created_by="U1", starts_at=at, ends_at=at)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    await database.upgrade()
+    yield database
+    await database.dispose()
+
+
+async def test_hooks_run_in_the_transaction_in_order_and_may_add_more(db: Database) -> None:
+    ran: list[str] = []
+
+    async def second(session: AsyncSession) -> None:
+        ran.append("second")
+        session.add(silence("added by a hook"))
+
+    async def first(session: AsyncSession) -> None:
+        ran.append("first")
+        before_commit(session, second)
+
+    async with db.transaction() as session:
+        before_commit(session, first)
+        assert ran == [], "nothing runs before the transaction ends"
+    assert ran == ["first", "second"]
+    assert await count_silences(db) == 1
+
+
+async def test_hooks_do_not_run_when_the_transaction_rolls_back(db: Database) -> None:
+    ran: list[str] = []
+
+    async def hook(session: AsyncSession) -> None:
+        ran.append("hook")
+
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as session:
+            before_commit(session, hook)
+            raise RuntimeError("the change failed")
+    assert ran == []

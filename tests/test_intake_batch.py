@@ -1,0 +1,170 @@
+"""Intake in batches: several requests in one transaction, each answered with its own result.
+
+These drive ``IntakeQueue`` and ``intake.ingest_batch`` directly against the real database,
+with alerts parsed by the real Alertmanager parser, so a batch holds exactly what a storm's
+concurrent webhook requests would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event, func, select
+
+from bot import intake
+from bot.alerts import NormalizedAlert
+from bot.intake import IntakeResult
+from bot.intake_queue import IntakeQueue
+from bot.models import Alert, Incident, TimelineEvent
+from handlers.parsers import alertmanager
+from tests.conftest import FakeClock
+from tests.harness import Harness
+
+
+def alerts(*specs: tuple[str, str, datetime], model: str = "ranker") -> list[NormalizedAlert]:
+    """Alertmanager alerts of the drift playbook: (status, fingerprint, startsAt) each."""
+    return alertmanager.parse(
+        {
+            "version": "4",
+            "status": "firing",
+            "groupKey": "{}",
+            "alerts": [
+                {
+                    "status": status,
+                    "labels": {"alertname": "ModelDriftHigh", "model": model, "feature": fp},
+                    "annotations": {"summary": f"PSI high on {fp}"},
+                    "startsAt": started.isoformat(),
+                    "endsAt": started.isoformat()
+                    if status == "resolved"
+                    else "0001-01-01T00:00:00Z",
+                    "fingerprint": fp,
+                }
+                for status, fp, started in specs
+            ],
+        }
+    )
+
+
+async def ingest(bot: Harness, requests: list[list[NormalizedAlert]]) -> list[IntakeResult]:
+    # Not ``unit_of_work``: the dispatcher stays asleep, so what the database is sent
+    # meanwhile is intake's alone.
+    async with bot.rt.db.transaction() as session:
+        return await intake.ingest_batch(session, bot.rt.config, requests, now=bot.rt.clock())
+
+
+async def rows(bot: Harness, query: Any) -> list[Any]:
+    async with bot.rt.db.transaction() as session:
+        return list(await session.scalars(query))
+
+
+@contextmanager
+def counting_statements(bot: Harness) -> Iterator[list[str]]:
+    """Every statement the bot sends to the database meanwhile (executemany counts once)."""
+    sent: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    engine = bot.rt.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+async def test_each_request_of_a_batch_gets_its_own_result(bot: Harness, clock: FakeClock) -> None:
+    started = clock.now - timedelta(minutes=5)
+    first = alerts(("firing", "a", started), ("firing", "b", started))
+    retry = alerts(("firing", "a", started))
+    resolve = alerts(("resolved", "a", started))
+    results = await ingest(bot, [first, retry, resolve])
+
+    assert [r.as_dict() for r in results] == [
+        {**IntakeResult(2, stored=2).as_dict(), "incidents_opened": [1]},
+        IntakeResult(1, duplicates=1).as_dict(),
+        IntakeResult(1, resolved=1).as_dict(),
+    ]
+    stored = {a.fingerprint: a for a in await rows(bot, select(Alert))}
+    assert sorted(stored) == ["a", "b"]
+    assert stored["a"].status == "resolved" and stored["b"].status == "firing"
+    assert {a.incident_id for a in stored.values()} == {1}
+
+
+async def test_an_alert_repeated_within_one_request_is_stored_once(
+    bot: Harness, clock: FakeClock
+) -> None:
+    twice = alerts(("firing", "a", clock.now), ("firing", "a", clock.now))
+    (result,) = await ingest(bot, [twice])
+    assert (result.stored, result.duplicates) == (1, 1)
+    assert len(await rows(bot, select(Alert))) == 1
+
+
+async def test_joining_alerts_are_stored_in_their_incident_at_once(
+    bot: Harness, clock: FakeClock
+) -> None:
+    await ingest(bot, [alerts(("firing", "first", clock.now))])
+    batch = [alerts(("firing", f"f{n}", clock.now)) for n in range(5)]
+    results = await ingest(bot, batch)
+    assert all(r.joined == [1] and not r.opened for r in results)
+    stored = await rows(bot, select(Alert).order_by(Alert.id))
+    assert [a.incident_id for a in stored] == [1] * 6
+    fired = await rows(bot, select(TimelineEvent).where(TimelineEvent.kind == "alert_fired"))
+    assert sorted(e.data["fingerprint"] for e in fired) == [f"f{n}" for n in range(5)]
+
+
+async def test_a_batch_costs_the_same_statements_whatever_its_size(
+    bot: Harness, clock: FakeClock
+) -> None:
+    """Storing a storm's alerts must not cost a statement or two per alert."""
+    await ingest(bot, [alerts(("firing", "first", clock.now))])
+
+    async def statements_for(size: int, tag: str) -> int:
+        batch = [alerts(("firing", f"{tag}{n}", clock.now)) for n in range(size)]
+        with counting_statements(bot) as sent:
+            await ingest(bot, batch)
+        return len(sent)
+
+    await statements_for(1, "warm")  # leaves a card edit waiting, as during a storm
+    assert await statements_for(5, "small") == await statements_for(60, "large")
+
+
+async def test_flapping_is_counted_across_the_alerts_of_one_batch(
+    bot: Harness, clock: FakeClock
+) -> None:
+    starts = [clock.now - timedelta(minutes=m) for m in (30, 20, 10)]
+    await ingest(bot, [alerts(("firing", "gpu", starts[0]))])
+    await ingest(bot, [alerts(("firing", "gpu", starts[1])), alerts(("firing", "gpu", starts[2]))])
+    stored = await rows(bot, select(Alert).order_by(Alert.starts_at))
+    assert [a.flapping for a in stored] == [False, False, True]
+
+
+async def test_starts_outside_the_flapping_window_do_not_count(
+    bot: Harness, clock: FakeClock
+) -> None:
+    old = [clock.now - timedelta(hours=h) for h in (5, 4)]
+    await ingest(bot, [alerts(("firing", "gpu", old[0]), ("firing", "gpu", old[1]))])
+    await ingest(bot, [alerts(("firing", "gpu", clock.now))])
+    stored = await rows(bot, select(Alert).order_by(Alert.starts_at))
+    assert [a.flapping for a in stored] == [False, False, False]
+
+
+async def test_concurrent_requests_share_commits_and_are_each_answered(
+    bot: Harness, clock: FakeClock
+) -> None:
+    queue = IntakeQueue(bot.rt)
+    commits: list[int] = []
+    event.listen(bot.rt.db.engine.sync_engine, "commit", lambda _conn: commits.append(1))
+    requests = [alerts(("firing", f"m{n}", clock.now), model=f"model-{n % 3}") for n in range(30)]
+    results = await asyncio.gather(*(queue.submit(r) for r in requests))
+
+    assert [r.stored for r in results] == [1] * 30
+    opened = sorted(n for r in results for n in r.opened)
+    assert opened == [1, 2, 3], "one incident per model, opened by the first of its requests"
+    assert len(commits) < len(requests), "requests that wait together commit together"
+    incidents = await rows(bot, select(func.count()).select_from(Incident))
+    assert incidents == [3]
