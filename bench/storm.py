@@ -66,6 +66,7 @@ from bot.db import Database
 from bot.effects import REFRESH_INTERVAL
 from bot.models import Effect, EffectState, Incident
 from bot.settings import async_url
+from bot.slack_gateway import CREATE_GAP, UPDATE_GAP
 from tests.fakes.slack_api import FakeSlackApi, Response
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -718,8 +719,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--settle-timeout",
         type=float,
-        default=60.0,
-        help="how long to wait after the storm for every effect to be delivered",
+        help="how long to wait after the storm for every effect to be delivered; default: "
+        "a minute plus, per group, one channel creation and two edits at Slack's Tier 2 and "
+        "Tier 3 floors, which Warroom keeps to",
     )
     parser.add_argument(
         "--database-url",
@@ -729,6 +731,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if min(args.alerts, args.alerts_per_request, args.groups, args.concurrency) < 1:
         parser.error("--alerts, --alerts-per-request, --groups and --concurrency must be >= 1")
+    if args.settle_timeout is None:
+        per_group = CREATE_GAP + 2 * UPDATE_GAP
+        args.settle_timeout = 60.0 + args.groups * per_group.total_seconds()
     if args.seconds < 0 or args.settle_timeout <= 0:
         parser.error("--seconds must be >= 0 and --settle-timeout > 0")
     return args

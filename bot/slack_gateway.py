@@ -64,9 +64,11 @@ Gaps = dict[str, timedelta]
 
 # Slack's documented limits (api.slack.com/docs/rate-limits, PLATFORM-NOTES §A4): about
 # one message a second per channel ("short bursts allowed"), and chat.update is Tier 3,
-# 50+ calls a minute per workspace; Warroom keeps to the floors.
+# 50+ calls a minute per workspace, conversations.create Tier 2, 20+; Warroom keeps to
+# the floors. A new channel's topic and pin (Tier 2 too) follow its creation one each.
 CHANNEL_GAP = timedelta(seconds=1)
 UPDATE_GAP = timedelta(minutes=1) / 50
+CREATE_GAP = timedelta(minutes=1) / 20
 # Pages to one person: the first DM goes at once, later ones wait this long and go out
 # together, so a storm of incidents is a few DMs, not one each.
 PAGE_GAP = timedelta(seconds=5)
@@ -230,6 +232,7 @@ class SlackGateway:
         snap = await self._snapshot(payload["incident_id"])
         if snap.incident.channel_id:  # a retry after the channel was made
             return
+        self._pace(ticket, {"method:conversations.create": CREATE_GAP})
         channel = await self._create_channel(incidents.channel_name(snap.incident))
         await self._save_incident(
             snap.incident.id, channel_id=channel["id"], channel_name=channel["name"]

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from bot import render
 from bot.effects import REFRESH_INTERVAL
 from bot.models import Incident, Page
-from bot.slack_gateway import CHANNEL_GAP, PAGE_GAP, UPDATE_GAP
+from bot.slack_gateway import CHANNEL_GAP, CREATE_GAP, PAGE_GAP, UPDATE_GAP
 from tests.conftest import FakeClock
 from tests.fakes.slack_api import FakeSlackApi, Response
 from tests.harness import Harness
@@ -200,3 +200,14 @@ async def test_chat_update_keeps_to_the_workspace_budget(
     updates = [c for c in stamps.calls[before:] if c.method == "chat.update"]
     assert len(updates) >= 3
     assert min(gaps(updates)) >= UPDATE_GAP.total_seconds(), gaps(updates)
+
+
+async def test_channels_are_created_within_slacks_tier_2_budget(
+    bot: Harness, samples: Path, stamps: Stamps
+) -> None:
+    for n in range(3):  # three incidents at the same moment
+        await bot.post_alerts(drift(samples, n))
+    await bot.settle()
+    created = [c for c in stamps.calls if c.method == "conversations.create"]
+    assert len(created) == 3
+    assert min(gaps(created)) >= CREATE_GAP.total_seconds(), gaps(created)
