@@ -37,6 +37,7 @@ from bot.models import Alert, Effect, EffectState, Incident
 from bot.settings import async_url
 
 ROOT = Path(__file__).resolve().parent.parent
+BOT_TOKEN = "xoxb-bench"
 STARTUP_TIMEOUT = 30.0  # migrations on a fresh database included
 
 
@@ -215,6 +216,19 @@ def start_server(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+def start_app(
+    database_url: str, token: str, port: int, slack_url: str, log: Path
+) -> subprocess.Popen[bytes]:
+    """``bot.app:create_app`` as production builds it, talking to a fake Slack over HTTP."""
+    settings = {
+        "DATABASE_URL": database_url,
+        "WARROOM_WEBHOOK_TOKEN": token,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_API_URL": slack_url,
+    }
+    return start_server(["--factory", "bot.app:create_app"], port, log, settings)
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> float:

@@ -52,7 +52,7 @@ from bench.harness import (
     reset_postgres,
     run_main,
     show_log,
-    start_server,
+    start_app,
     stop_server,
     wait_healthy,
 )
@@ -60,6 +60,7 @@ from bot import service
 from bot.app import create_app
 from bot.db import Database
 from bot.models import Counter, Effect, EffectState, Incident, Page, PageState, TimelineEvent
+from bot.render import ACK_PAGE_ACTION
 from bot.settings import Settings
 from bot.slack_gateway import ConsoleSlack
 from tests.fakes.slack_api import FakeSlackApi
@@ -105,13 +106,15 @@ class TimedSlack(FakeSlackApi):
 
     The clock is read as the request reaches the fake's handler, before it is answered.
     A DM is a ``chat.postMessage`` the fake answered with a ``D…`` channel (posted to a
-    user). Pages are the only DMs Warroom sends in this run.
+    user). Pages are the only DMs Warroom sends in this run; one DM may show several pages
+    to the same person (one Acknowledge button each), so pages are counted, not DMs.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._arrivals_lock = threading.Lock()
         self.dm_arrivals: dict[str, float] = {}
+        self._pages_shown = 0
 
     def start(self) -> Self:
         """Start, then deepen the listen backlog from socketserver's 5 to ``FAKE_BACKLOG``.
@@ -136,11 +139,12 @@ class TimedSlack(FakeSlackApi):
         if is_post and answered and str(payload["channel"]).startswith("D"):
             with self._arrivals_lock:
                 self.dm_arrivals[str(payload["ts"])] = arrived
+                self._pages_shown += body.count(f'"{ACK_PAGE_ACTION}"'.encode())
         return status, payload, extra
 
-    def dm_count(self) -> int:
+    def pages_shown(self) -> int:
         with self._arrivals_lock:
-            return len(self.dm_arrivals)
+            return self._pages_shown
 
 
 @dataclass
@@ -174,7 +178,7 @@ async def send_all(client: httpx.AsyncClient, requests: list[Sent], concurrency:
 
 async def wait_for_dms(slack: TimedSlack, expected: int, timeout: float) -> bool:  # noqa: ASYNC109
     deadline = time.monotonic() + timeout
-    while slack.dm_count() < expected:
+    while slack.pages_shown() < expected:
         if time.monotonic() > deadline:
             return False
         await asyncio.sleep(0.005)
@@ -217,17 +221,7 @@ async def latency_phase(args: argparse.Namespace, database_url: str, workdir: Pa
         "faked in this process"
     )
     with TimedSlack() as slack:
-        proc = start_server(
-            ["--factory", "bot.app:create_app"],
-            port,
-            log,
-            {
-                "DATABASE_URL": database_url,
-                "WARROOM_WEBHOOK_TOKEN": token,
-                "SLACK_BOT_TOKEN": "xoxb-bench",
-                "SLACK_API_URL": slack.url,
-            },
-        )
+        proc = start_app(database_url, token, port, slack.url, log)
         try:
             async with make_client(port, token, args.concurrency, httpx_pool=False) as client:
                 await wait_healthy(client, proc)
@@ -236,7 +230,7 @@ async def latency_phase(args: argparse.Namespace, database_url: str, workdir: Pa
                     raise RuntimeError(f"warm-up failed: {next(s.error for s in warm if s.error)}")
                 if not await wait_for_dms(slack, len(warm), DM_TIMEOUT):
                     raise RuntimeError("warm-up page DMs did not all arrive")
-                before = slack.dm_count()
+                before = slack.pages_shown()
                 overflows = listen_overflows()
                 cpu_before = cpu_seconds(proc.pid)
                 began = time.perf_counter()
@@ -260,7 +254,7 @@ async def latency_phase(args: argparse.Namespace, database_url: str, workdir: Pa
         arrivals = dict(slack.dm_arrivals)
     if not all_arrived:
         result.problems.append(
-            f"only {len(arrivals) - before} of {len(measured)} page DMs arrived within "
+            f"only {slack.pages_shown() - before} of {len(measured)} pages arrived within "
             f"{DM_TIMEOUT:.0f} s"
         )
     await match_dms(database_url, measured, arrivals, result)

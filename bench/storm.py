@@ -58,7 +58,7 @@ from bench.harness import (
     reset_postgres,
     run_main,
     show_log,
-    start_server,
+    start_app,
     stop_server,
     wait_healthy,
 )
@@ -71,7 +71,6 @@ from tests.fakes.slack_api import FakeSlackApi, Response
 
 ROOT = Path(__file__).resolve().parent.parent
 INTAKE_PATH = "/alerts/alertmanager"
-BOT_TOKEN = "xoxb-bench"
 TAG = "storm"  # model labels are "storm-<run id>-NN"
 SAMPLE_EVERY = 1.0  # seconds between RSS samples
 POLLER_NAME = "warroom-bench-storm"  # application_name of this script's connections
@@ -433,17 +432,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
     print("load average before the run: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
     slack = TimedSlackApi().start()
-    proc = start_server(
-        ["--factory", "bot.app:create_app"],
-        port,
-        log,
-        {
-            "DATABASE_URL": database_url,
-            "WARROOM_WEBHOOK_TOKEN": token,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_API_URL": slack.url,
-        },
-    )
+    proc = start_app(database_url, token, port, slack.url, log)
     poller = poller_engine(database_url)
     samples: list[Sample] = []
     try:

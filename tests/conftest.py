@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.db import Database
 from bot.settings import Settings, async_url
 from tests.fakes.slack_api import FakeSlackApi
 from tests.harness import Harness
@@ -79,6 +80,15 @@ async def database_url(tmp_path: Path) -> AsyncIterator[str]:
         await conn.execute(text("CREATE SCHEMA public"))
     await engine.dispose()
     yield url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """The database alone, migrated, for tests that need no running bot."""
+    database = Database(database_url)
+    await database.upgrade()
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -21,14 +20,6 @@ async def count_silences(db: Database) -> int:
 def silence(reason: str) -> Silence:
     at = datetime(2026, 11, 30, tzinfo=UTC)
     return Silence(matchers=["a=b"], reason=reason, created_by="U1", starts_at=at, ends_at=at)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.upgrade()
-    yield database
-    await database.dispose()
 
 
 async def test_hooks_run_in_the_transaction_in_order_and_may_add_more(db: Database) -> None:

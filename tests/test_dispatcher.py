@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -43,14 +42,6 @@ async def test_one_incidents_effects_go_out_in_order(bot: Harness, samples: Path
     await bot.post_alerts(json.loads((samples / "alertmanager-0.25-firing.json").read_text()))
     first = {e.kind for e in await bot.dispatcher.claim()}
     assert "open_channel" in first and "post_card" not in first  # the card waits its turn
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.upgrade()
-    yield database
-    await database.dispose()
 
 
 async def _add_effect(db: Database, now: datetime) -> int:
