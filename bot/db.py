@@ -37,10 +37,15 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(
             self.url, echo=echo, **_engine_options(self.url)
         )
-        if self.is_sqlite:
-            _tune_sqlite(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._turns = asyncio.Lock() if self.is_sqlite else None
+        self._reader: AsyncEngine | None = None
+        self._readers = self.sessions
+        if self.is_sqlite:
+            _tune_sqlite(self.engine, "BEGIN IMMEDIATE")
+            self._reader = create_async_engine(self.url, **_engine_options(self.url))
+            _tune_sqlite(self._reader, "BEGIN")
+            self._readers = async_sessionmaker(self._reader, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -68,6 +73,17 @@ class Database:
             finally:
                 _in_transaction.reset(marker)
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that only reads: one consistent view, never a write.
+
+        On SQLite it neither waits its turn nor takes the write lock (WAL lets readers see
+        the last commit while a writer works), so rendering a card during a storm does not
+        queue behind intake, nor intake behind it.
+        """
+        async with self._readers() as session, session.begin():
+            yield session
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -79,6 +95,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._reader is not None:
+            await self._reader.dispose()
 
 
 BeforeCommit = Callable[[AsyncSession], Awaitable[None]]
@@ -105,12 +123,12 @@ def _engine_options(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
+def _tune_sqlite(engine: AsyncEngine, begin: str) -> None:
     """WAL for concurrent readers; BEGIN IMMEDIATE so writers queue instead of deadlocking.
 
     pysqlite's default deferred transactions fail with "database is locked" when two
     readers both try to upgrade to writers; taking the write lock up front makes the
-    busy timeout work as a queue.
+    busy timeout work as a queue. The read-only engine begins deferred: it never writes.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -124,7 +142,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
 
 
 def alembic_config() -> Config:

@@ -153,7 +153,8 @@ class Dispatcher:
         """Deliver every eligible effect; returns how many were attempted."""
         total = 0
         while claimed := await self.claim():
-            await asyncio.gather(*(self._deliver_one(effect) for effect in claimed))
+            outcomes = await asyncio.gather(*(self._deliver_one(effect) for effect in claimed))
+            await self._record(outcomes)
             total += len(claimed)
         return total
 
@@ -184,62 +185,65 @@ class Dispatcher:
                 row.claimed_until = now + LEASE
             return [Claimed(r.id, r.kind, dict(r.payload), r.attempts) for r in rows]
 
-    async def _deliver_one(self, effect: Claimed) -> None:
+    async def _deliver_one(self, effect: Claimed) -> _Outcome:
         try:
             await self.deliver(effect)
         except Deferred as later:
-            await self._defer(effect, later.until)
-            self.wake_at(later.until)
+            return _Outcome(effect.id, {"claimed_until": None, "due_at": later.until}, later.until)
         except PermanentError as exc:
             log.warning("effect %s %s failed for good: %s", effect.id, effect.kind, exc)
-            await self._finish(effect, EffectState.DEAD, str(exc))
+            return self._finished(effect, EffectState.DEAD, str(exc))
         except Exception as exc:
             log.warning("effect %s %s failed, will retry: %r", effect.id, effect.kind, exc)
-            await self._retry(effect, repr(exc))
-        else:
-            await self._finish(effect, EffectState.DONE, None)
+            return self._retried(effect, repr(exc))
+        return self._finished(effect, EffectState.DONE, None)
 
-    async def _finish(self, effect: Claimed, state: EffectState, error: str | None) -> None:
-        now = self.clock()
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(Effect)
-                .where(Effect.id == effect.id)
-                .values(
-                    state=state,
-                    attempts=effect.attempts + 1,
-                    last_error=error,
-                    claimed_until=None,
-                    delivered_at=now if state == EffectState.DONE else None,
-                )
-            )
+    def _finished(self, effect: Claimed, state: EffectState, error: str | None) -> _Outcome:
+        values = {
+            "state": state,
+            "attempts": effect.attempts + 1,
+            "last_error": error,
+            "claimed_until": None,
+            "delivered_at": self.clock() if state == EffectState.DONE else None,
+        }
+        return _Outcome(effect.id, values, only_pending=False)
 
-    async def _defer(self, effect: Claimed, until: datetime) -> None:
-        """Back to waiting, due at ``until``; attempts and the last error stay as they were.
-
-        A deferred edit is still the waiting one (unclaimed, no attempt), so new refresh
-        requests coalesce into it (``effects._add_refresh``).
-        """
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(Effect)
-                .where(and_(Effect.id == effect.id, Effect.state == EffectState.PENDING))
-                .values(claimed_until=None, due_at=until)
-            )
-
-    async def _retry(self, effect: Claimed, error: str) -> None:
+    def _retried(self, effect: Claimed, error: str) -> _Outcome:
         attempts = effect.attempts + 1
         if attempts >= MAX_ATTEMPTS:
-            await self._finish(effect, EffectState.DEAD, error)
-            return
+            return self._finished(effect, EffectState.DEAD, error)
+        values = {
+            "attempts": attempts,
+            "last_error": error,
+            "claimed_until": None,
+            "due_at": self.clock() + backoff(attempts),
+        }
+        return _Outcome(effect.id, values)
+
+    async def _record(self, outcomes: list[_Outcome]) -> None:
+        """What became of a claimed batch, in one transaction (on SQLite, one turn).
+
+        A deferral or retry leaves an effect waiting; it must not revive one that was
+        finished meanwhile (``effects.pages_shown`` marks a combined page's sends done).
+        A deferred edit stays the waiting one (unclaimed, no attempt), so new refresh
+        requests coalesce into it.
+        """
         async with self.db.transaction() as session:
-            await session.execute(
-                update(Effect)
-                .where(and_(Effect.id == effect.id, Effect.state == EffectState.PENDING))
-                .values(
-                    attempts=attempts,
-                    last_error=error,
-                    claimed_until=None,
-                    due_at=self.clock() + backoff(attempts),
-                )
-            )
+            for outcome in outcomes:
+                where = Effect.id == outcome.effect_id
+                if outcome.only_pending:
+                    where = and_(where, Effect.state == EffectState.PENDING)
+                await session.execute(update(Effect).where(where).values(**outcome.values))
+        for outcome in outcomes:
+            if outcome.wake_at is not None:
+                self.wake_at(outcome.wake_at)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How one delivery ended: the values to write to its effect row."""
+
+    effect_id: int
+    values: dict[str, Any]
+    wake_at: datetime | None = None  # deferred: come back then
+    only_pending: bool = True

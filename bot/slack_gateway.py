@@ -205,7 +205,7 @@ class SlackGateway:
         behind intake during a storm, so each one saved is a message sooner."""
         if (value := self._ids.get((incident_id, column))) is not None:
             return value
-        async with self.rt.db.transaction() as session:
+        async with self.rt.db.read() as session:
             value = await session.scalar(
                 select(getattr(Incident, column)).where(Incident.id == incident_id)
             )
@@ -219,7 +219,7 @@ class SlackGateway:
         self._pace(ticket, _post_gaps(await self._channel_id(incident_id)))
 
     async def _snapshot(self, incident_id: int) -> IncidentSnapshot:
-        async with self.rt.db.transaction() as session:
+        async with self.rt.db.read() as session:
             return await incidents.snapshot(session, self.rt.config, incident_id)
 
     async def _channel(self, incident_id: int) -> tuple[IncidentSnapshot, str]:
@@ -329,7 +329,7 @@ class SlackGateway:
         Only one of a person's page effects runs at a time (ordering key ``dm:<user>``),
         so no other delivery can show these between this query and saving ``dm_ts``.
         """
-        async with self.rt.db.transaction() as session:
+        async with self.rt.db.read() as session:
             others = await session.scalars(
                 select(Page)
                 .where(
@@ -451,7 +451,7 @@ class SlackGateway:
             await self.transport.call("chat.postMessage", channel=channel, **message)
 
     async def _page(self, page_id: int) -> Page:
-        async with self.rt.db.transaction() as session:
+        async with self.rt.db.read() as session:
             page = await session.get(Page, page_id)
         if page is None:
             raise PermanentError(f"page {page_id} is gone")

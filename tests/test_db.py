@@ -1,7 +1,8 @@
-"""``before_commit``: work done once at the end of a transaction, never after a rollback."""
+"""The database layer: ``before_commit`` hooks, and reads that do not queue behind writes."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -51,3 +52,29 @@ async def test_hooks_do_not_run_when_the_transaction_rolls_back(db: Database) ->
             before_commit(session, hook)
             raise RuntimeError("the change failed")
     assert ran == []
+
+
+async def test_a_read_sees_the_last_commit_while_a_write_is_in_progress(db: Database) -> None:
+    """Rendering a card must not wait for intake's transaction (SQLite: WAL reader)."""
+    async with db.transaction() as session:
+        session.add(silence("committed"))
+    writing, release = asyncio.Event(), asyncio.Event()
+
+    async def write() -> None:
+        async with db.transaction() as session:
+            session.add(silence("not yet committed"))
+            await session.flush()  # holds the write lock until release
+            writing.set()
+            await release.wait()
+
+    writer = asyncio.create_task(write())
+    await writing.wait()
+    try:
+        async with asyncio.timeout(10):  # a read queued behind the writer would hang here
+            async with db.read() as session:
+                reasons = list(await session.scalars(select(Silence.reason)))
+        assert reasons == ["committed"]
+    finally:
+        release.set()
+        await writer
+    assert await count_silences(db) == 2
