@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import before_commit
@@ -41,7 +41,11 @@ class EffectKind(StrEnum):
 
 
 def _incident_key(incident: Incident) -> str:
-    return f"incident:{incident.id}"
+    return _incident_key_of(incident.id)
+
+
+def _incident_key_of(incident_id: int) -> str:
+    return f"incident:{incident_id}"
 
 
 def _page_key(page: Page) -> str:
@@ -105,20 +109,7 @@ async def _add_refreshes(session: AsyncSession) -> None:
     if not requested:
         return
     keys = list(requested)
-    # FOR UPDATE: the dispatcher claims with SKIP LOCKED, so it cannot take a waiting edit
-    # and render the incident before this transaction's alerts are committed (PostgreSQL).
-    waiting = set(
-        await session.scalars(
-            select(Effect.ordering_key)
-            .where(
-                Effect.ordering_key.in_(keys),
-                Effect.state == EffectState.PENDING,
-                Effect.attempts == 0,
-                Effect.claimed_until.is_(None),
-            )
-            .with_for_update()
-        )
-    )
+    covered = await _rendered_anyway(session, requested)
     # The last edit sent or being sent: an in-flight one counts from when it was due.
     last_query = (
         select(Effect.ordering_key, func.max(func.coalesce(Effect.delivered_at, Effect.due_at)))
@@ -127,10 +118,51 @@ async def _add_refreshes(session: AsyncSession) -> None:
     )
     last: dict[str, datetime] = {key: at for key, at in await session.execute(last_query)}
     for key, ask in requested.items():
-        if key in waiting:
+        if key in covered:
             continue
         due = max(ask.now, last[key] + REFRESH_INTERVAL) if key in last else ask.now
         _add(session, ask.kind, key, ask.now, due, incident_id=ask.incident_id)
+
+
+# The post that first shows a live message renders the latest state when it is delivered.
+_POSTED_BY = {
+    EffectKind.REFRESH_CARD: EffectKind.POST_CARD,
+    EffectKind.REFRESH_STEPS: EffectKind.POST_STEPS,
+}
+
+
+async def _rendered_anyway(session: AsyncSession, requested: dict[str, _Refresh]) -> set[str]:
+    """Refresh keys whose message a waiting, unclaimed effect will render anyway.
+
+    That is an edit already waiting, or the message's own post not yet taken: during a
+    storm channels are created at Slack's pace, and edits of cards not posted yet would
+    each be claimed only to find nothing to edit. FOR UPDATE: the dispatcher claims with
+    SKIP LOCKED, so it cannot take one of these and render the incident before this
+    transaction's changes are committed (PostgreSQL; SQLite has one writer at a time).
+    """
+    incident_keys = {_incident_key_of(ask.incident_id) for ask in requested.values()}
+    query = (
+        select(Effect.kind, Effect.ordering_key)
+        .where(
+            Effect.state == EffectState.PENDING,
+            Effect.claimed_until.is_(None),
+            or_(
+                and_(Effect.ordering_key.in_(list(requested)), Effect.attempts == 0),
+                and_(
+                    Effect.kind.in_(list(_POSTED_BY.values())),
+                    Effect.ordering_key.in_(incident_keys),
+                ),
+            ),
+        )
+        .with_for_update()
+    )
+    waiting = set((await session.execute(query)).tuples())
+    return {
+        key
+        for key, ask in requested.items()
+        if (ask.kind, key) in waiting
+        or (_POSTED_BY[ask.kind], _incident_key_of(ask.incident_id)) in waiting
+    }
 
 
 def refresh_card(session: AsyncSession, incident: Incident, *, now: datetime) -> None:

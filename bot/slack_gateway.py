@@ -152,6 +152,7 @@ class SlackGateway:
         self.http = http  # for the optional LLM narrative
         self.pacer = pacer
         self._ids: dict[tuple[int, str], str] = {}  # (incident id, column) -> value
+        self._overflowing: set[str] = set()  # people whose last page DM could not show all
         self._handlers: dict[EffectKind, Handler] = {
             EffectKind.OPEN_CHANNEL: self.open_channel,
             EffectKind.POST_CARD: self.post_card,
@@ -311,8 +312,12 @@ class SlackGateway:
         if page.dm_ts or page.user_id is None:
             return
         user = page.user_id
-        self._pace(ticket, {f"channel:{user}": CHANNEL_GAP, f"pages:{user}": PAGE_GAP})
-        shown = [page, *await self._unshown_pages(page)]
+        gaps = {f"channel:{user}": CHANNEL_GAP}
+        if user not in self._overflowing:  # the rest of a full DM need not wait to gather
+            gaps[f"pages:{user}"] = PAGE_GAP
+        self._pace(ticket, gaps)
+        others = await self._unshown_pages(page)
+        shown = [page, *others[: render.PAGES_PER_DM - 1]]
         message = await self._page_dm(shown)
         data = await self.transport.call("chat.postMessage", channel=user, **message)
         async with self.rt.db.transaction() as session:
@@ -322,6 +327,10 @@ class SlackGateway:
                 .values(dm_channel=data["channel"], dm_ts=data["ts"])
             )
             await effects.pages_shown(session, shown[1:], now=self.rt.clock())
+        if len(others) >= render.PAGES_PER_DM:
+            self._overflowing.add(user)
+        else:
+            self._overflowing.discard(user)
 
     async def _unshown_pages(self, page: Page) -> list[Page]:
         """The person's other pages still waiting for an answer and not in any DM yet.
@@ -339,7 +348,7 @@ class SlackGateway:
                     Page.id != page.id,
                 )
                 .order_by(Page.id)
-                .limit(render.PAGES_PER_DM - 1)
+                .limit(render.PAGES_PER_DM)  # one more than a DM shows: are there more?
             )
             return list(others)
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import render, service
-from bot.models import Alert, Incident, Page, Silence, TimelineEvent
+from bot.models import Alert, Effect, Incident, Page, Silence, TimelineEvent
 from bot.settings import Settings
 from bot.timeline import Kind
 from tests.conftest import FakeClock
@@ -245,3 +245,21 @@ async def test_a_silence_expires_by_itself(bot: Harness, clock: FakeClock) -> No
 async def test_bad_silences_say_what_is_wrong(bot: Harness, text: str, problem: str) -> None:
     assert problem in (await bot.slash(text)).json()["text"]
     assert await scalar(bot, select(func.count()).select_from(Silence)) == 0
+
+
+async def test_no_card_edit_is_queued_while_the_card_is_still_to_be_posted(
+    bot: Harness, clock: FakeClock
+) -> None:
+    """The post renders the latest state; an edit queued before it would find nothing."""
+    bot.rt.after_commit = lambda: None  # the dispatcher sleeps: the card is not posted yet
+    for n in range(5):
+        await bot.post_alerts(notification("firing", clock.now, fingerprint=f"emb-{n}"))
+    kinds = await scalar(bot, select(func.count()).where(Effect.kind == "refresh_card"))
+    assert kinds == 0
+
+    await bot.settle()
+    posted = [c for c in bot.slack.calls("chat.postMessage") if "firing /" in json.dumps(c.params)]
+    assert "5 firing / 5 total" in json.dumps(posted[0].params)
+    for n in range(5, 7):  # once the card is up, alerts edit it again
+        await bot.post_alerts(notification("firing", clock.now, fingerprint=f"emb-{n}"))
+    assert await scalar(bot, select(func.count()).where(Effect.kind == "refresh_card")) == 1

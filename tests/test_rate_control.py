@@ -211,3 +211,21 @@ async def test_channels_are_created_within_slacks_tier_2_budget(
     created = [c for c in stamps.calls if c.method == "conversations.create"]
     assert len(created) == 3
     assert min(gaps(created)) >= CREATE_GAP.total_seconds(), gaps(created)
+
+
+async def test_pages_that_do_not_fit_one_dm_follow_without_waiting_to_gather(
+    bot: Harness, samples: Path, stamps: Stamps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(render, "PAGES_PER_DM", 2)  # a DM's worth, small enough to overflow
+    await bot.post_alerts(drift(samples, 1))
+    await bot.slack.wait_for(lambda calls: stamps.messages("UDS2"))  # the first page at once
+    for n in range(2, 6):
+        await bot.post_alerts(drift(samples, n))
+    await bot.settle()
+
+    posts = [c for c in stamps.messages("UDS2") if c.method == "chat.postMessage"]
+    shown = [[n for n in range(1, 6) if f"#{n} " in p.params["text"]] for p in posts]
+    assert shown == [[1], [2, 3], [4, 5]]
+    first, full, rest = (p.at for p in posts)
+    assert full - first >= PAGE_GAP, "the second DM gathered what came meanwhile"
+    assert CHANNEL_GAP <= rest - full < PAGE_GAP, "the overflow went on at the channel's pace"
