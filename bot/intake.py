@@ -113,12 +113,6 @@ class _FlapCounter:
         return self.starts[key] >= grouping.FLAP_STARTS
 
 
-async def ingest(
-    session: AsyncSession, config: LoadedConfig, alerts: list[NormalizedAlert], *, now: datetime
-) -> IntakeResult:
-    return (await ingest_batch(session, config, [alerts], now=now))[0]
-
-
 async def ingest_batch(
     session: AsyncSession,
     config: LoadedConfig,
