@@ -16,11 +16,11 @@ path, in the order they arrived.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import insert as sa_insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import grouping, incidents, silences
@@ -86,24 +86,27 @@ class _FlapCounter:
     starts: Counter[FlapKey] = field(default_factory=Counter)
     loaded: set[FlapKey] = field(default_factory=set)
 
-    async def load(self, session: AsyncSession, keys: Iterable[FlapKey]) -> None:
-        """Count what is stored already, for keys not counted yet (one query)."""
-        wanted = set(keys) - self.loaded
-        if not wanted:
-            return
-        self.loaded |= wanted
-        query = (
-            select(Alert.source, Alert.fingerprint, func.count(Alert.id))
-            .where(
-                Alert.source.in_({s for s, _ in wanted}),
-                Alert.fingerprint.in_({f for _, f in wanted}),
-                Alert.starts_at >= self.now - grouping.FLAP_WINDOW,
-            )
-            .group_by(Alert.source, Alert.fingerprint)
+    async def load(self, session: AsyncSession, starts: set[AlertKey]) -> set[AlertKey]:
+        """Count the stored starts of these alerts not counted yet; return those stored.
+
+        One query answers both: how often each alert started within the window, and
+        which of these very starts are stored already (a sender's retry).
+        """
+        if not starts:
+            return set()
+        window = self.now - grouping.FLAP_WINDOW
+        query = select(Alert.source, Alert.fingerprint, Alert.starts_at).where(
+            Alert.source.in_({source for source, _, _ in starts}),
+            Alert.fingerprint.in_({fingerprint for _, fingerprint, _ in starts}),
+            Alert.starts_at >= min(window, *(started for _, _, started in starts)),
         )
-        for source, fingerprint, n in await session.execute(query):
-            if (source, fingerprint) in wanted:
-                self.starts[source, fingerprint] = n
+        stored = set((await session.execute(query)).tuples())
+        wanted = {(source, fingerprint) for source, fingerprint, _ in starts} - self.loaded
+        self.loaded |= wanted
+        for source, fingerprint, started in stored:
+            if (source, fingerprint) in wanted and started >= window:
+                self.starts[source, fingerprint] += 1
+        return stored & starts
 
     def started(self, row: Alert) -> bool:
         """Count a newly stored start; True if its alert is now flapping."""
@@ -158,16 +161,26 @@ def _key(alert: NormalizedAlert) -> AlertKey | None:
 
 
 async def _insert_new(session: AsyncSession, batch: _Batch, items: list[_Item]) -> None:
-    """INSERT the batch's new alerts, each firing one already in its open incident."""
+    """INSERT the batch's new alerts, each firing one already in its open incident.
+
+    Stored ones (retries) are looked up with the flapping count, and the rest go in a
+    plain INSERT: SQLAlchemy compiles an INSERT … ON CONFLICT anew every time (it has
+    no cache key), which cost more than the rest of a small batch. Another replica may
+    store one of these alerts in between (PostgreSQL; SQLite has one writer): the INSERT
+    then fails, and ``IntakeQueue`` retries each request on its own, finding it stored.
+    """
+    stored = await batch.flaps.load(session, {key for i in items if (key := _key(i.alert))})
+    items = [item for item in items if _key(item.alert) not in stored]
     if not items:
         return
     firing = [i for i in items if i.alert.status is AlertStatus.FIRING]
-    await batch.flaps.load(session, {(i.alert.source, i.alert.fingerprint) for i in firing})
     groups = {i.target.group_key for i in firing}
     open_incidents = await incidents.find_open_by_groups(session, groups)
     rows = [_values(item, batch.now, _joins(item, open_incidents)) for item in items]
-    for row in await _insert_rows(session, rows):
-        batch.inserted[row.source, row.fingerprint, row.starts_at] = row
+    with session.no_autoflush:  # earlier alerts' pending writes can wait for one flush
+        # The rows go as parameters of one statement, sent as multi-row VALUES.
+        for row in await session.scalars(sa_insert(Alert).returning(Alert), rows):
+            batch.inserted[row.source, row.fingerprint, row.starts_at] = row
 
 
 def _joins(item: _Item, open_incidents: dict[str, Incident]) -> int | None:
@@ -223,8 +236,8 @@ async def _ingest_one(session: AsyncSession, batch: _Batch, item: _Item) -> None
             return
         item = replace(item, alert=replace(item.alert, starts_at=batch.now))  # seen now
     alert = item.alert
-    if alert.status is AlertStatus.FIRING:
-        await batch.flaps.load(session, [(alert.source, alert.fingerprint)])
+    if alert.status is AlertStatus.FIRING and alert.starts_at is not None:
+        await batch.flaps.load(session, {(alert.source, alert.fingerprint, alert.starts_at)})
     rows = await _insert_rows(session, [_values(item, batch.now, None)])
     if rows:
         await _stored(session, batch, item, rows[0])
@@ -260,11 +273,7 @@ async def _first_seen_resolved(
 
 
 async def _insert_rows(session: AsyncSession, rows: list[dict[str, object]]) -> list[Alert]:
-    """Insert these alerts; those whose (source, fingerprint, starts_at) is stored are skipped.
-
-    The rows go as parameters of one statement (SQLAlchemy sends them as multi-row
-    VALUES), so the statement is compiled once, not once per row count.
-    """
+    """Insert these alerts; those whose (source, fingerprint, starts_at) is stored are skipped."""
     stmt = (
         insert(session, Alert)
         .on_conflict_do_nothing(index_elements=[Alert.source, Alert.fingerprint, Alert.starts_at])

@@ -151,7 +151,7 @@ class Alert(Base):
     labels: Mapped[dict[str, Any]]
     annotations: Mapped[dict[str, Any]]
     links: Mapped[dict[str, Any]]
-    raw: Mapped[dict[str, Any]]
+    raw: Mapped[dict[str, Any]] = mapped_column(deferred=True, deferred_raiseload=True)
     group_key: Mapped[str | None] = mapped_column(String(500))
     playbook_id: Mapped[str | None] = mapped_column(String(80))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
