@@ -67,6 +67,15 @@ def _add(
 ) -> None:
     effect = Effect(kind=kind, ordering_key=key, payload=payload, due_at=due or now, created_at=now)
     session.add(effect)
+    session.info[_QUEUED] = True
+
+
+_QUEUED = "effects_queued"
+
+
+def queued(session: AsyncSession) -> bool:
+    """Whether this session's transaction queued an effect (the dispatcher has work)."""
+    return bool(session.info.get(_QUEUED))
 
 
 def open_channel(session: AsyncSession, incident: Incident, *, now: datetime) -> None:

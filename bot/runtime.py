@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import effects
 from bot.clock import Clock, utcnow
 from bot.config import OncallConfig, PlaybookSet, Problem, load_oncall, load_playbooks
 from bot.db import Database
@@ -103,10 +104,16 @@ class Runtime:
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
-        """One transaction; after it commits, the dispatcher is woken to deliver its effects."""
+        """One transaction; if it queued effects, the dispatcher is woken after the commit.
+
+        Only then: during an alert storm most intake commits only join alerts to incidents
+        whose card edit is already waiting, and a wake-up would cost the dispatcher a claim
+        (on SQLite a write) that finds nothing. Deferred effects wake it themselves.
+        """
         async with self.db.transaction() as session:
             yield session
-        self.after_commit()
+        if effects.queued(session):
+            self.after_commit()
 
     def reload_config(self) -> list[Problem]:
         """Re-read playbooks and on-call (SIGHUP, ``/incident reload``); swap in one step."""

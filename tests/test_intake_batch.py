@@ -13,10 +13,12 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select
+import pytest
+from sqlalchemy import event, func, select, text
 
 from bot import intake
 from bot.alerts import NormalizedAlert
+from bot.db import Database
 from bot.intake import IntakeResult
 from bot.intake_queue import IntakeQueue
 from bot.models import Alert, Incident, TimelineEvent
@@ -168,3 +170,72 @@ async def test_concurrent_requests_share_commits_and_are_each_answered(
     assert len(commits) < len(requests), "requests that wait together commit together"
     incidents = await rows(bot, select(func.count()).select_from(Incident))
     assert incidents == [3]
+
+
+async def test_after_a_busy_commit_the_next_waits_for_as_many_requests(
+    bot: Harness, clock: FakeClock
+) -> None:
+    """Group commit: a request arriving alone after a batch of four waits for three more."""
+    queue = IntakeQueue(bot.rt, linger=3600)  # only a full batch can end the wait
+    request = iter(alerts(("firing", f"f{n}", clock.now)) for n in range(8))
+    with counting_statements(bot) as sent:
+        await asyncio.gather(*(queue.submit(next(request)) for _ in range(4)))
+        alone = asyncio.create_task(queue.submit(next(request)))
+        for _ in range(100):  # let the worker take it, were it not to wait
+            await asyncio.sleep(0)
+        rest = [queue.submit(next(request)) for _ in range(3)]
+        results = await asyncio.wait_for(asyncio.gather(alone, *rest), timeout=30)
+    assert [r.stored for r in results] == [1] * 4
+    inserts = [s for s in sent if s.startswith("INSERT INTO alerts")]
+    assert len(inserts) == 2, "the four later requests are committed together"
+
+
+async def test_under_light_traffic_a_request_does_not_wait(bot: Harness, clock: FakeClock) -> None:
+    queue = IntakeQueue(bot.rt, linger=3600)  # were it to wait, the test would time out
+    for n in range(3):
+        result = await asyncio.wait_for(queue.submit(alerts(("firing", f"f{n}", clock.now))), 30)
+        assert result.stored == 1
+
+
+async def test_only_commits_that_queue_effects_wake_the_dispatcher(
+    bot: Harness, clock: FakeClock
+) -> None:
+    wakes: list[int] = []
+    bot.rt.after_commit = lambda: wakes.append(1)
+    queue = IntakeQueue(bot.rt)
+    opening = alerts(("firing", "a", clock.now))
+    await queue.submit(opening)  # opens an incident: a channel, a card, a page to deliver
+    assert wakes == [1]
+    await queue.submit(opening)  # a retry: nothing stored, nothing to deliver
+    assert wakes == [1]
+
+
+async def test_an_alert_another_replica_is_storing_becomes_a_duplicate(
+    bot: Harness, clock: FakeClock, database_url: str
+) -> None:
+    """The bulk INSERT has no ON CONFLICT: when another replica stores the same alert between
+    this batch's lookup and its INSERT, the batch fails and is retried request by request."""
+    if bot.rt.db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: the race cannot happen there")
+    replica = Database(database_url)
+    sent = alerts(("firing", "a", clock.now))
+    try:
+        async with replica.transaction() as session:
+            await intake.ingest_batch(session, bot.rt.config, [sent], now=clock.now)
+            ours = asyncio.create_task(IntakeQueue(bot.rt).submit(sent))
+            await bot.wait_until(lambda: waiting_on_a_lock(bot))
+        result = await asyncio.wait_for(ours, timeout=30)
+    finally:
+        await replica.dispose()
+    assert (result.stored, result.duplicates) == (0, 1)
+    assert await rows(bot, select(func.count()).select_from(Alert)) == [1]
+    assert await rows(bot, select(func.count()).select_from(Incident)) == [1]
+
+
+async def waiting_on_a_lock(bot: Harness) -> bool:
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    async with bot.rt.db.read() as session:
+        return bool(await session.scalar(query))
