@@ -448,7 +448,7 @@ async def snapshot(
     raw payloads: a card is re-rendered every few seconds during a storm, and building
     thousands of tracked objects per render was most of what a storm cost.
     """
-    incident = (await session.scalars(select(Incident).where(Incident.id == incident_id))).one()
+    incident = await _one(session, incident_id)
     alerts = await session.execute(
         select(*_ALERT_VIEW_COLUMNS)
         .where(Alert.incident_id == incident_id)
@@ -478,6 +478,15 @@ async def snapshot(
         steps=[_step_view(s) for s in steps],
         events=_without_removed([EventView(*row) for row in events]),
     )
+
+
+async def load_view(session: AsyncSession, config: LoadedConfig, incident_id: int) -> IncidentView:
+    """The incident alone, for work that needs no alerts or timeline (creating its channel)."""
+    return view(await _one(session, incident_id), config)
+
+
+async def _one(session: AsyncSession, incident_id: int) -> Incident:
+    return (await session.scalars(select(Incident).where(Incident.id == incident_id))).one()
 
 
 def view(incident: Incident, config: LoadedConfig) -> IncidentView:

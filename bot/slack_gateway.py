@@ -230,15 +230,18 @@ class SlackGateway:
         return snap, snap.incident.channel_id
 
     async def open_channel(self, payload: dict[str, Any], ticket: int) -> None:
-        snap = await self._snapshot(payload["incident_id"])
-        if snap.incident.channel_id:  # a retry after the channel was made
+        # The incident row alone: during a storm this runs while its alerts pile up, and a
+        # full snapshot would read them all only to name the channel.
+        async with self.rt.db.read() as session:
+            incident = await incidents.load_view(session, self.rt.config, payload["incident_id"])
+        if incident.channel_id:  # a retry after the channel was made
             return
         self._pace(ticket, {"method:conversations.create": CREATE_GAP})
-        channel = await self._create_channel(incidents.channel_name(snap.incident))
+        channel = await self._create_channel(incidents.channel_name(incident))
         await self._save_incident(
-            snap.incident.id, channel_id=channel["id"], channel_name=channel["name"]
+            incident.id, channel_id=channel["id"], channel_name=channel["name"]
         )
-        topic = f"{snap.incident.severity.upper()} · {snap.incident.title}"
+        topic = f"{incident.severity.upper()} · {incident.title}"
         await self._best_effort("conversations.setTopic", channel=channel["id"], topic=topic[:250])
 
     async def _create_channel(self, name: str) -> dict[str, Any]:
