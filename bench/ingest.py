@@ -247,6 +247,13 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
     ceiling, intake = results
     ratio = (intake.ok_alerts / intake.wall) / (ceiling.ok_alerts / ceiling.wall)
     print(f"\nintake / ceiling alerts/s: {ratio:.2f}")
+    # Steadier than the ratio from run to run: the ceiling is often the client's, not ours.
+    print(
+        "server CPU per alert: "
+        + ", ".join(
+            f"{r.endpoint} {r.server_cpu / max(r.ok_alerts, 1) * 1e6:.0f} us" for r in results
+        )
+    )
     if ceiling.client_cpu / ceiling.wall > CLIENT_BOUND:
         # Client and server share the cores: a saturated client caps the ceiling row.
         per_core = ceiling.ok_alerts / ceiling.server_cpu
