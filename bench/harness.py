@@ -276,6 +276,16 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def add_database_url(parser: argparse.ArgumentParser, reset: str = "") -> None:
+    """The ``--database-url`` option every benchmark takes; ``reset`` says when it is wiped."""
+    parser.add_argument(
+        "--database-url",
+        help="default: a fresh SQLite file in a temporary directory; a PostgreSQL URL "
+        "(database name containing 'bench') has its public schema dropped and recreated"
+        + (f" {reset}" if reset else ""),
+    )
+
+
 async def reset_postgres(url: str) -> None:
     """Create the database if missing, then drop and recreate its public schema.
 

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.harness import (
     Notifications,
+    add_database_url,
     count_rows,
     cpu_seconds,
     describe,
@@ -309,11 +310,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=2000, help="requests per endpoint")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     parser.add_argument("--alerts-per-request", type=int, default=2)
-    parser.add_argument(
-        "--database-url",
-        help="default: a fresh SQLite file in a temporary directory; a PostgreSQL URL "
-        "(database name containing 'bench') has its public schema dropped and recreated",
-    )
+    add_database_url(parser)
     parser.add_argument(
         "--httpx-pool",
         action="store_true",

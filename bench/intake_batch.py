@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bench.harness import Notifications, describe, reset_postgres
+from bench.harness import Notifications, add_database_url, describe, reset_postgres
 from bot.alerts import NormalizedAlert
 from bot.db import Database
 from bot.intake_queue import IntakeQueue
@@ -92,11 +92,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batches", type=int, default=30, help="measured batches")
     parser.add_argument("--requests", type=int, default=32, help="concurrent requests a batch")
     parser.add_argument("--alerts-per-request", type=int, default=2)
-    parser.add_argument(
-        "--database-url",
-        help="default: a fresh SQLite file; a PostgreSQL database whose name contains "
-        "'bench' has its public schema dropped and recreated first",
-    )
+    add_database_url(parser)
     args = parser.parse_args(argv)
     if min(args.batches, args.requests, args.alerts_per_request) < 1:
         parser.error("--batches, --requests and --alerts-per-request must be at least 1")

@@ -45,6 +45,7 @@ from sqlalchemy.engine import make_url
 
 from bench.harness import (
     Notifications,
+    add_database_url,
     cpu_seconds,
     describe,
     free_port,
@@ -620,12 +621,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="how the pending pages are made: one incident through intake copied in bulk "
         "(default, seconds), or every one through intake (minutes)",
     )
-    parser.add_argument(
-        "--database-url",
-        help="default: a fresh SQLite file in a temporary directory; a PostgreSQL URL "
-        "(database name containing 'bench') has its public schema dropped and recreated "
-        "before each phase",
-    )
+    add_database_url(parser, reset="before each phase")
     args = parser.parse_args(argv)
     if min(args.alerts, args.concurrency, args.pending, args.limit) < 1:
         parser.error("--alerts, --concurrency, --pending and --limit must be at least 1")

@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bench.harness import (
     Counts,
     Notifications,
+    add_database_url,
     count_rows,
     cpu_seconds,
     describe,
@@ -712,11 +713,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "a minute plus, per group, one channel creation and two edits at Slack's Tier 2 and "
         "Tier 3 floors, which Warroom keeps to",
     )
-    parser.add_argument(
-        "--database-url",
-        help="default: a fresh SQLite file in a temporary directory; a PostgreSQL URL "
-        "(database name containing 'bench') has its public schema dropped and recreated",
-    )
+    add_database_url(parser)
     args = parser.parse_args(argv)
     if min(args.alerts, args.alerts_per_request, args.groups, args.concurrency) < 1:
         parser.error("--alerts, --alerts-per-request, --groups and --concurrency must be >= 1")
