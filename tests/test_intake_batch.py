@@ -8,12 +8,11 @@ concurrent webhook requests would.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import event, func, select, text
 
 from bot import intake
@@ -213,23 +212,42 @@ async def test_only_commits_that_queue_effects_wake_the_dispatcher(
 async def test_an_alert_another_replica_is_storing_becomes_a_duplicate(
     bot: Harness, clock: FakeClock, database_url: str
 ) -> None:
-    """The bulk INSERT has no ON CONFLICT: when another replica stores the same alert between
-    this batch's lookup and its INSERT, the batch fails and is retried request by request."""
-    if bot.rt.db.is_sqlite:
-        pytest.skip("SQLite has one writer at a time: the race cannot happen there")
+    """Another replica stores the same alert while this one's transaction runs.
+
+    On PostgreSQL this batch's lookup misses it and its INSERT (no ON CONFLICT) waits on
+    the other transaction, then fails; the request is retried alone and finds it stored.
+    On SQLite this transaction waits for the write lock instead, then finds it stored.
+    """
+    await bot.dispatcher.idle()  # only intake's transaction may wait for the replica
     replica = Database(database_url)
     sent = alerts(("firing", "a", clock.now))
     try:
-        async with replica.transaction() as session:
-            await intake.ingest_batch(session, bot.rt.config, [sent], now=clock.now)
-            ours = asyncio.create_task(IntakeQueue(bot.rt).submit(sent))
-            await bot.wait_until(lambda: waiting_on_a_lock(bot))
+        with waiting_for_the_replica(bot) as waiting:
+            async with replica.transaction() as session:
+                await intake.ingest_batch(session, bot.rt.config, [sent], now=clock.now)
+                ours = asyncio.create_task(IntakeQueue(bot.rt).submit(sent))
+                await bot.wait_until(waiting)
         result = await asyncio.wait_for(ours, timeout=30)
     finally:
         await replica.dispose()
     assert (result.stored, result.duplicates) == (0, 1)
     assert await rows(bot, select(func.count()).select_from(Alert)) == [1]
     assert await rows(bot, select(func.count()).select_from(Incident)) == [1]
+
+
+@contextmanager
+def waiting_for_the_replica(bot: Harness) -> Iterator[Callable[[], Awaitable[bool]]]:
+    """A condition: the bot's transaction is held up by the replica's."""
+    if not bot.rt.db.is_sqlite:
+        yield lambda: waiting_on_a_lock(bot)
+        return
+
+    with counting_statements(bot) as sent:
+
+        async def asked_for_the_write_lock() -> bool:
+            return "BEGIN IMMEDIATE" in sent
+
+        yield asked_for_the_write_lock
 
 
 async def waiting_on_a_lock(bot: Harness) -> bool:
