@@ -30,7 +30,7 @@ class CheckRunner:
         self.env = env
 
     async def run(self, payload: dict[str, Any]) -> None:
-        async with self.rt.db.transaction() as session:
+        async with self.rt.db.read() as session:
             step = await steps.find(session, payload["step_id"])
             incident = await incidents.find(session, IncidentRef(id=step.incident_id))
             if step.check is None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, or_, select, update
+from sqlalchemy import Update, and_, bindparam, case, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from bot.clock import Clock, utcnow
@@ -229,14 +229,29 @@ class Dispatcher:
         requests coalesce into it.
         """
         async with self.db.transaction() as session:
-            for outcome in outcomes:
-                where = Effect.id == outcome.effect_id
-                if outcome.only_pending:
-                    where = and_(where, Effect.state == EffectState.PENDING)
-                await session.execute(update(Effect).where(where).values(**outcome.values))
+            connection = await session.connection()
+            for statement, rows in _updates(outcomes):
+                await connection.execute(statement, rows)
         for outcome in outcomes:
             if outcome.wake_at is not None:
                 self.wake_at(outcome.wake_at)
+
+
+def _updates(outcomes: list[_Outcome]) -> list[tuple[Update, list[dict[str, Any]]]]:
+    """The outcomes as one UPDATE per shape (same columns and condition), each run for
+    many rows: a batch of twenty deliveries costs two or three statements, not twenty."""
+    table = Effect.__table__
+    shapes: dict[tuple[frozenset[str], bool], list[dict[str, Any]]] = {}
+    for outcome in outcomes:
+        shape = (frozenset(outcome.values), outcome.only_pending)
+        shapes.setdefault(shape, []).append({"effect_id": outcome.effect_id, **outcome.values})
+    updates = []
+    for (_, only_pending), rows in shapes.items():
+        where = table.c.id == bindparam("effect_id")
+        if only_pending:
+            where = and_(where, table.c.state == EffectState.PENDING)
+        updates.append((update(table).where(where), rows))  # SET: the rows' other keys
+    return updates
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import before_commit
@@ -65,12 +65,41 @@ def _add(
     due: datetime | None = None,
     **payload: Any,
 ) -> None:
-    effect = Effect(kind=kind, ordering_key=key, payload=payload, due_at=due or now, created_at=now)
-    session.add(effect)
+    """Queue an effect row; the transaction's effects are written together when it commits.
+
+    Nothing reads an effect back before then, and opening one incident queues half a
+    dozen: as ORM objects they cost an INSERT each (SQLite cannot return the ids of a
+    multi-row INSERT in order), in one statement they cost one for the whole transaction.
+    """
+    rows: list[dict[str, Any]] | None = session.info.get(_PENDING)
+    if rows is None:
+        rows = session.info[_PENDING] = []
+        before_commit(session, _insert_pending)
+    rows.append(
+        {
+            "kind": kind,
+            "ordering_key": key,
+            "payload": payload,
+            "due_at": due or now,
+            "created_at": now,
+        }
+    )
     session.info[_QUEUED] = True
 
 
+_PENDING = "effects_pending"
 _QUEUED = "effects_queued"
+
+
+async def _insert_pending(session: AsyncSession) -> None:
+    # In the order they were queued: a key's effects are delivered in id order.
+    if rows := session.info.pop(_PENDING, None):
+        await session.execute(insert(Effect), rows)
+
+
+def _pending(session: AsyncSession) -> set[tuple[str, str]]:
+    """(kind, ordering_key) of the effects this transaction queued and has not written."""
+    return {(row["kind"], row["ordering_key"]) for row in session.info.get(_PENDING, [])}
 
 
 def queued(session: AsyncSession) -> bool:
@@ -165,7 +194,7 @@ async def _rendered_anyway(session: AsyncSession, requested: dict[str, _Refresh]
         )
         .with_for_update()
     )
-    waiting = set((await session.execute(query)).tuples())
+    waiting = set((await session.execute(query)).tuples()) | _pending(session)
     return {
         key
         for key, ask in requested.items()

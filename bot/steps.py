@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import effects, timeline
@@ -22,24 +22,26 @@ from bot.timeline import Kind
 async def create(
     session: AsyncSession, incident: Incident, playbook: Playbook, *, now: datetime
 ) -> list[StepProgress]:
-    rows = [
-        StepProgress(
-            incident_id=incident.id,
-            position=position,
-            title=step.title,
-            role=step.role,
-            details=step.details,
-            check=step.check.model_dump(mode="json") if step.check else None,
-        )
+    values = [
+        {
+            "incident_id": incident.id,
+            "position": position,
+            "title": step.title,
+            "role": step.role,
+            "details": step.details,
+            "check": step.check.model_dump(mode="json") if step.check else None,
+        }
         for position, step in enumerate(
             s for s in playbook.steps if all(m.matches(incident.labels) for m in s.when)
         )
     ]
-    session.add_all(rows)
-    await session.flush()
-    if rows:
-        effects.post_steps(session, incident, now=now)
-        _check_if_due(session, rows[0], now=now)
+    if not values:
+        return []
+    # One multi-row INSERT: added as objects, SQLite would take a statement per step.
+    inserted = await session.scalars(insert(StepProgress).returning(StepProgress), values)
+    rows = sorted(inserted, key=lambda row: row.position)
+    effects.post_steps(session, incident, now=now)
+    _check_if_due(session, rows[0], now=now)
     return rows
 
 

@@ -44,9 +44,9 @@ async def test_one_incidents_effects_go_out_in_order(bot: Harness, samples: Path
     assert "open_channel" in first and "post_card" not in first  # the card waits its turn
 
 
-async def _add_effect(db: Database, now: datetime) -> int:
+async def _add_effect(db: Database, now: datetime, key: str = "incident:1") -> int:
     async with db.transaction() as session:
-        effect = Effect(kind="post_event", ordering_key="incident:1", payload={}, due_at=now)
+        effect = Effect(kind="post_event", ordering_key=key, payload={}, due_at=now)
         effect.created_at = now
         session.add(effect)
         await session.flush()
@@ -105,3 +105,37 @@ async def test_the_dispatcher_wakes_itself_when_a_deferral_is_due(db: Database) 
     dispatcher.close()
     assert delivered == [effect_id]
     assert (await _effect(db, effect_id)).state == EffectState.DONE
+
+
+async def test_a_batchs_outcomes_are_written_each_to_its_own_effect(
+    db: Database, clock: FakeClock
+) -> None:
+    """A deferral or retry must not revive an effect that was finished meanwhile (as a
+    combined page marks the sends it showed), and the others are written as they ended."""
+    ids = [await _add_effect(db, clock.now, f"incident:{n}") for n in range(5)]
+    finished_meanwhile = {ids[0], ids[2]}
+
+    async def deliver(effect: Claimed) -> None:
+        if effect.id in finished_meanwhile:
+            async with db.transaction() as session:
+                row = await session.get_one(Effect, effect.id)
+                row.state, row.delivered_at = EffectState.DONE, clock.now
+        if effect.id in (ids[0], ids[1]):
+            raise Deferred(clock.now + timedelta(seconds=5))
+        if effect.id in (ids[2], ids[3]):
+            raise RuntimeError("Slack is down")
+
+    dispatcher = Dispatcher(db, deliver, clock=clock)
+    await dispatcher.drain()
+    dispatcher.close()
+
+    rows = [await _effect(db, effect_id) for effect_id in ids]
+    assert [(row.state, row.attempts) for row in rows] == [
+        (EffectState.DONE, 0),  # finished meanwhile, then deferred: stays done
+        (EffectState.PENDING, 0),  # deferred
+        (EffectState.DONE, 0),  # finished meanwhile, then failed: stays done
+        (EffectState.PENDING, 1),  # failed: retried later
+        (EffectState.DONE, 1),  # delivered
+    ]
+    assert rows[3].last_error == "RuntimeError('Slack is down')"
+    assert as_utc(rows[1].due_at) == clock.now + timedelta(seconds=5)

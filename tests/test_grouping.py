@@ -263,3 +263,19 @@ async def test_no_card_edit_is_queued_while_the_card_is_still_to_be_posted(
     for n in range(5, 7):  # once the card is up, alerts edit it again
         await bot.post_alerts(notification("firing", clock.now, fingerprint=f"emb-{n}"))
     assert await scalar(bot, select(func.count()).where(Effect.kind == "refresh_card")) == 1
+
+
+async def test_an_alert_joining_an_incident_opened_in_the_same_commit_queues_no_card_edit(
+    bot: Harness, clock: FakeClock
+) -> None:
+    """The new card's post is queued in that very transaction, not yet in the table."""
+    bot.rt.after_commit = lambda: None  # the dispatcher sleeps: no card is posted
+    await bot.post_alerts(notification("firing", clock.now, fingerprint="emb-0"))
+    body = notification("firing", clock.now, fingerprint="emb-1")  # joins incident 1 first
+    for fingerprint in ("rr-0", "rr-1"):  # then opens incident 2 and joins it
+        other = notification("firing", clock.now, fingerprint=fingerprint, service="reranker")
+        body["alerts"] += other["alerts"]
+    assert (await bot.post_alerts(body)).json()["incidents_opened"] == [2]
+    assert await scalar(bot, select(func.count()).where(Effect.kind == "refresh_card")) == 0
+    first = await scalar(bot, select(Effect.kind).order_by(Effect.id))
+    assert first == "open_channel"  # queued effects are written in the order they were queued
