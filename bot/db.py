@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot import sqlite_driver
 from bot.settings import async_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -119,7 +120,7 @@ async def _run_before_commit(session: AsyncSession) -> None:
 
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
+        return {"connect_args": {"timeout": 30}, "module": sqlite_driver.DBAPI}
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
 
 
