@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -79,6 +81,7 @@ def create_app(
         socket = await _connect_socket_mode(app, settings)
         _reload_on_sighup(rt)
         dispatcher.wake()  # deliver what a previous run left undelivered
+        _freeze_startup_objects()
         try:
             yield
         finally:
@@ -108,6 +111,15 @@ def create_app(
     app.add_exception_handler(alerts.Rejected, alerts.rejected)
     _mount_slack(app, rt, settings, client)
     return app
+
+
+@functools.cache  # once per process: what a later app (in tests) freezes would never be freed
+def _freeze_startup_objects() -> None:
+    """Leave what startup loaded (modules, the ORM's mappers, playbooks) out of later full
+    garbage collections. They live as long as the process, and each full collection
+    scanned them all again: during an alert storm that was 0.1 s of every few seconds."""
+    gc.collect()
+    gc.freeze()
 
 
 def _mount_slack(app: FastAPI, rt: Runtime, settings: Settings, client: Any) -> None:
