@@ -361,7 +361,7 @@ class SlackGateway:
         if not (page.dm_channel and page.dm_ts):
             return  # never delivered: nothing to update
         self._pace(ticket, _edit_gaps(page.user_id or page.dm_channel, page.dm_ts))
-        async with self.rt.db.transaction() as session:
+        async with self.rt.db.read() as session:
             shown = await session.scalars(
                 select(Page)
                 .where(Page.dm_channel == page.dm_channel, Page.dm_ts == page.dm_ts)
@@ -373,7 +373,7 @@ class SlackGateway:
 
     async def _page_dm(self, pages: list[Page]) -> render.Message:
         """One page: its own message, as ever; several: the combined one."""
-        async with self.rt.db.transaction() as session:
+        async with self.rt.db.read() as session:
             snaps = {
                 incident_id: await incidents.snapshot(session, self.rt.config, incident_id)
                 for incident_id in dict.fromkeys(p.incident_id for p in pages)
