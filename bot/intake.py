@@ -189,8 +189,8 @@ async def _insert_new(session: AsyncSession, batch: _Batch, items: list[_Item]) 
             batch.inserted[key] = row
 
 
-# The JSON columns are not read back: decoding them cost more than the rest of the row,
-# and intake has just sent them.
+# The JSON columns are not read back: intake has just sent them, and decoding them again
+# would be work for nothing.
 _JSON_COLUMNS = (Alert.labels, Alert.annotations, Alert.links)
 _INSERT_RETURNING = (
     sa_insert(Alert)
