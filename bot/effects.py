@@ -67,9 +67,10 @@ def _add(
 ) -> None:
     """Queue an effect row; the transaction's effects are written together when it commits.
 
-    Nothing reads an effect back before then, and opening one incident queues half a
-    dozen: as ORM objects they cost an INSERT each (SQLite cannot return the ids of a
-    multi-row INSERT in order), in one statement they cost one for the whole transaction.
+    Nothing in the transaction needs an effect's row before then (``_rendered_anyway``
+    looks at the queued ones too), and opening one incident queues half a dozen: as ORM
+    objects they cost an INSERT each (SQLite cannot return the ids of a multi-row INSERT
+    in order), in one statement they cost one for the whole transaction.
     """
     rows: list[dict[str, Any]] | None = session.info.get(_PENDING)
     if rows is None:
