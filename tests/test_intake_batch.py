@@ -20,7 +20,7 @@ from bot.alerts import NormalizedAlert
 from bot.db import Database
 from bot.intake import IntakeResult
 from bot.intake_queue import IntakeQueue
-from bot.models import Alert, Incident, TimelineEvent
+from bot.models import Alert, Effect, Incident, TimelineEvent
 from handlers.parsers import alertmanager
 from tests.conftest import FakeClock
 from tests.harness import Harness
@@ -132,6 +132,21 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(
 
     await statements_for(1, "warm")  # leaves a card edit waiting, as during a storm
     assert await statements_for(5, "small") == await statements_for(60, "large")
+
+
+async def test_incidents_opened_together_write_their_effects_in_one_statement(
+    bot: Harness, clock: FakeClock
+) -> None:
+    """Opening an incident queues half a dozen effects and copies its playbook's steps:
+    a statement per effect or per step would multiply during a storm's first seconds."""
+    batch = [alerts(("firing", f"f{n}", clock.now), model=f"model-{n}") for n in range(3)]
+    with counting_statements(bot) as sent:
+        results = await ingest(bot, batch)
+    assert sorted(n for r in results for n in r.opened) == [1, 2, 3]
+    assert sum(s.startswith("INSERT INTO effects") for s in sent) == 1
+    assert sum(s.startswith("INSERT INTO step_progress") for s in sent) == 3  # one each
+    effects = await rows(bot, select(func.count()).select_from(Effect))
+    assert effects[0] >= 3 * 5  # channel, card, steps, related, page (and checks) each
 
 
 async def test_flapping_is_counted_across_the_alerts_of_one_batch(
