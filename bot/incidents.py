@@ -448,7 +448,7 @@ async def snapshot(
     raw payloads: a card is re-rendered every few seconds during a storm, and building
     thousands of tracked objects per render was most of what a storm cost.
     """
-    incident = await _one(session, incident_id)
+    incident = await session.get_one(Incident, incident_id)
     alerts = await session.execute(
         select(*_ALERT_VIEW_COLUMNS)
         .where(Alert.incident_id == incident_id)
@@ -482,11 +482,7 @@ async def snapshot(
 
 async def load_view(session: AsyncSession, config: LoadedConfig, incident_id: int) -> IncidentView:
     """The incident alone, for work that needs no alerts or timeline (creating its channel)."""
-    return view(await _one(session, incident_id), config)
-
-
-async def _one(session: AsyncSession, incident_id: int) -> Incident:
-    return (await session.scalars(select(Incident).where(Incident.id == incident_id))).one()
+    return view(await session.get_one(Incident, incident_id), config)
 
 
 def view(incident: Incident, config: LoadedConfig) -> IncidentView:
