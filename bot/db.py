@@ -7,6 +7,7 @@ the state change, its timeline events and its effects commit together or not at 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -17,12 +18,14 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from bot import sqlite_driver
 from bot.settings import async_url
@@ -32,12 +35,20 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _in_transaction: ContextVar[bool] = ContextVar("in_transaction", default=False)
 
 
+# A pooled connection idle this long is checked before use (see _ping_when_idle).
+PING_AFTER_IDLE = 5.0  # seconds
+
+
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, ping_after_idle: float = PING_AFTER_IDLE
+    ) -> None:
         self.url = async_url(url)
         self.engine: AsyncEngine = create_async_engine(
             self.url, echo=echo, **_engine_options(self.url)
         )
+        if not self.is_sqlite:
+            _ping_when_idle(self.engine, ping_after_idle)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._turns = asyncio.Lock() if self.is_sqlite else None
         self._reader: AsyncEngine | None = None
@@ -121,7 +132,33 @@ async def _run_before_commit(session: AsyncSession) -> None:
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}, "module": sqlite_driver.DBAPI}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    return {"pool_size": 10, "max_overflow": 20}
+
+
+def _ping_when_idle(engine: AsyncEngine, idle: float) -> None:
+    """Check a pooled connection before use only when it has sat idle for ``idle`` seconds.
+
+    A connection goes stale while nobody uses it: the database restarted or failed over, or
+    a firewall dropped the idle socket. SQLAlchemy's ``pool_pre_ping`` checks on every
+    checkout instead, and for asyncpg that is three round trips (BEGIN, a no-op,
+    ROLLBACK): about a third of what a short transaction costs, paid by every intake
+    commit and every delivery during a storm, when connections are never idle. A check
+    that fails discards the connection, and the pool hands out another one.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, entry: ConnectionPoolEntry) -> None:
+        entry.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, entry: ConnectionPoolEntry, _proxy: Any) -> None:
+        since = entry.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle:
+            return  # new, or used a moment ago
+        try:
+            dbapi_conn.ping()
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection is gone") from exc
 
 
 def _tune_sqlite(engine: AsyncEngine, begin: str) -> None:

@@ -1,4 +1,5 @@
-"""The database layer: ``before_commit`` hooks, and reads that do not queue behind writes."""
+"""The database layer: ``before_commit`` hooks, reads that do not queue behind writes, and
+pooled connections that the server dropped."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database, before_commit
@@ -78,3 +80,48 @@ async def test_a_read_sees_the_last_commit_while_a_write_is_in_progress(db: Data
         release.set()
         await writer
     assert await count_silences(db) == 2
+
+
+async def lose_the_pooled_connection(db: Database) -> None:
+    """Use one connection and return it to the pool; then the server drops it (a restart)."""
+    async with db.transaction() as session:
+        pid = await session.scalar(text("SELECT pg_backend_pid()"))
+    killer = Database(db.url)
+    try:
+        async with killer.transaction() as session:
+            await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        await killer.dispose()
+
+
+async def select_one(db: Database) -> int | None:
+    async with db.transaction() as session:
+        return await session.scalar(text("SELECT 1"))
+
+
+@pytest.fixture
+def postgresql(database_url: str) -> str:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: a SQLite database has no server connection to lose")
+    return database_url
+
+
+async def test_a_connection_dropped_while_idle_is_replaced_before_use(postgresql: str) -> None:
+    db = Database(postgresql, ping_after_idle=0)  # every connection counts as idle
+    try:
+        await lose_the_pooled_connection(db)
+        assert await select_one(db) == 1
+    finally:
+        await db.dispose()
+
+
+async def test_a_connection_used_a_moment_ago_is_not_checked(postgresql: str) -> None:
+    """No ping while connections are busy; a drop then fails one transaction, not the next."""
+    db = Database(postgresql, ping_after_idle=3600)
+    try:
+        await lose_the_pooled_connection(db)
+        with pytest.raises(DBAPIError):
+            await select_one(db)
+        assert await select_one(db) == 1  # the pool let go of the dropped connection
+    finally:
+        await db.dispose()
