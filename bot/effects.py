@@ -147,18 +147,18 @@ async def _add_refreshes(session: AsyncSession) -> None:
     requested: dict[str, _Refresh] = session.info.pop("refresh_requested", {})
     if not requested:
         return
-    keys = list(requested)
     covered = await _rendered_anyway(session, requested)
+    wanted = {key: ask for key, ask in requested.items() if key not in covered}
+    if not wanted:  # the usual case in a storm: one edit per incident is waiting already
+        return
     # The last edit sent or being sent: an in-flight one counts from when it was due.
     last_query = (
         select(Effect.ordering_key, func.max(func.coalesce(Effect.delivered_at, Effect.due_at)))
-        .where(Effect.ordering_key.in_(keys), Effect.state != EffectState.DEAD)
+        .where(Effect.ordering_key.in_(list(wanted)), Effect.state != EffectState.DEAD)
         .group_by(Effect.ordering_key)
     )
     last: dict[str, datetime] = {key: at for key, at in await session.execute(last_query)}
-    for key, ask in requested.items():
-        if key in covered:
-            continue
+    for key, ask in wanted.items():
         due = max(ask.now, last[key] + REFRESH_INTERVAL) if key in last else ask.now
         _add(session, ask.kind, key, ask.now, due, incident_id=ask.incident_id)
 

@@ -149,6 +149,19 @@ async def test_incidents_opened_together_write_their_effects_in_one_statement(
     assert effects[0] >= 3 * 5  # channel, card, steps, related, page (and checks) each
 
 
+async def test_an_edit_already_covered_costs_no_look_at_the_last_edit(
+    bot: Harness, clock: FakeClock
+) -> None:
+    """During a storm the card's post (or an edit) is waiting for every commit that asks
+    for an edit: deciding that takes one query, not a second one for the last edit's time."""
+    await ingest(bot, [alerts(("firing", "f0", clock.now))])  # the card's post is waiting
+    with counting_statements(bot) as sent:
+        results = await ingest(bot, [alerts(("firing", "f1", clock.now))])
+    assert results[0].joined == [1]
+    assert sum("FROM effects" in s for s in sent) == 1
+    assert await rows(bot, select(func.count()).where(Effect.kind == "refresh_card")) == [0]
+
+
 async def test_flapping_is_counted_across_the_alerts_of_one_batch(
     bot: Harness, clock: FakeClock
 ) -> None:
