@@ -84,7 +84,7 @@ async def open_incident(
     await steps.create(session, incident, playbook, now=now)
     effects.post_related(session, incident, now=now)
     effects.invite(session, incident, [declared_by] if declared_by else [], now=now)
-    for role_id in playbook.page:
+    for role_id in dict.fromkeys(playbook.page):  # a role listed twice is paged once
         await paging.page_role(
             session,
             config,
@@ -93,6 +93,7 @@ async def open_incident(
             now=now,
             playbook=playbook,
             reason=f"{playbook.title} playbook pages {config.role_name(role_id)}",
+            first=True,
         )
     return incident
 

@@ -64,8 +64,13 @@ async def page_role(
     now: datetime,
     playbook: Playbook | None,
     reason: str,
+    first: bool = False,
 ) -> Page | None:
-    """Start the role's escalation chain at its first level (again, if paged before)."""
+    """Start the role's escalation chain at its first level (again, if paged before).
+
+    ``first``: the incident was opened in this transaction, so nobody was paged for it yet
+    (one query less for each incident of a storm's first seconds).
+    """
     policy = policy_for(config, role_id, playbook)
     if policy is None:
         event = await timeline.record(
@@ -78,7 +83,7 @@ async def page_role(
         )
         effects.post_event(session, event, now=now)
         return None
-    start = await _next_attempt(session, incident, role_id)
+    start = 0 if first else await _next_attempt(session, incident, role_id)
     chain = Chain(role_id, policy, start)
     return await _page_level(session, config, incident, chain, start, None, now=now, reason=reason)
 

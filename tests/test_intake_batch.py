@@ -145,6 +145,7 @@ async def test_incidents_opened_together_write_their_effects_in_one_statement(
     assert sorted(n for r in results for n in r.opened) == [1, 2, 3]
     assert sum(s.startswith("INSERT INTO effects") for s in sent) == 1
     assert sum(s.startswith("INSERT INTO step_progress") for s in sent) == 3  # one each
+    assert not [s for s in sent if "FROM pages" in s]  # new incidents: nobody paged before
     effects = await rows(bot, select(func.count()).select_from(Effect))
     assert effects[0] >= 3 * 5  # channel, card, steps, related, page (and checks) each
 
