@@ -97,6 +97,7 @@ async def _reopenable(
 async def _reopen(session: AsyncSession, incident: Incident, row: Alert, now: datetime) -> None:
     incident.status = IncidentStatus.OPEN
     incident.resolved_at = None
+    incidents.remember_open(session, incident)
     why = "it is flapping; nobody is paged again" if row.flapping else "it fired again soon after"
     event = await timeline.record(
         session,
@@ -135,12 +136,13 @@ async def _open_or_join(
                 at=row.starts_at,
                 data={"alert_id": row.id},
             )
-            return incident, True
     except IntegrityError:
-        winner = await incidents.find_open_by_group(session, target.group_key)
+        winner = await incidents.find_open_by_group(session, target.group_key, fresh=True)
         if winner is None:
             raise
         return winner, False
+    incidents.remember_open(session, incident)  # its group's next alerts join it
+    return incident, True
 
 
 def title(target: Route, row: Alert) -> str:

@@ -122,26 +122,47 @@ async def _record_opening(
     )
 
 
-async def find_open_by_group(session: AsyncSession, group_key: str) -> Incident | None:
-    return (await find_open_by_groups(session, {group_key})).get(group_key)
+async def find_open_by_group(
+    session: AsyncSession, group_key: str, *, fresh: bool = False
+) -> Incident | None:
+    return (await find_open_by_groups(session, {group_key}, fresh=fresh)).get(group_key)
 
 
-async def find_open_by_groups(session: AsyncSession, group_keys: set[str]) -> dict[str, Incident]:
+async def find_open_by_groups(
+    session: AsyncSession, group_keys: set[str], *, fresh: bool = False
+) -> dict[str, Incident]:
     """These groups' open incidents; remembered for the rest of the transaction.
 
     During a storm a batch holds many alerts of the same few groups; asking once for all
-    of them instead of once per alert is most of intake's database work saved.
+    of them instead of once per alert is most of intake's database work saved. A group
+    with no open incident is remembered too, so its first alert opens one without asking
+    again, and the rest find it (``remember_open``). ``fresh``: ask anyway, because
+    another transaction may have opened one since.
     """
-    known: dict[str, Incident] = session.info.setdefault("open_by_group", {})
-    found = {key: known[key] for key in group_keys if key in known and known[key].is_open}
-    if missing := group_keys - found.keys():
+    known: dict[str, Incident | None] = session.info.setdefault(_OPEN_BY_GROUP, {})
+    wanted = {key for key in group_keys if fresh or _unknown(known, key)}
+    if wanted:
         query = select(Incident).where(
-            Incident.group_key.in_(missing), Incident.status == IncidentStatus.OPEN
+            Incident.group_key.in_(wanted), Incident.status == IncidentStatus.OPEN
         )
+        known.update(dict.fromkeys(wanted))
         for incident in await session.scalars(query):
-            if incident.group_key is not None:  # always: selected by it
-                found[incident.group_key] = known[incident.group_key] = incident
-    return found
+            remember_open(session, incident)
+    return {key: found for key in group_keys if (found := known.get(key)) is not None}
+
+
+def remember_open(session: AsyncSession, incident: Incident) -> None:
+    """``incident`` is its group's open incident from now on in this transaction."""
+    if incident.group_key is not None:
+        session.info.setdefault(_OPEN_BY_GROUP, {})[incident.group_key] = incident
+
+
+_OPEN_BY_GROUP = "open_by_group"
+
+
+def _unknown(known: dict[str, Incident | None], key: str) -> bool:
+    """Not asked for yet, or the incident remembered has been resolved since."""
+    return key not in known or (known[key] is not None and not known[key].is_open)
 
 
 async def find(session: AsyncSession, ref: IncidentRef) -> Incident:

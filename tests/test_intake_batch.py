@@ -264,6 +264,46 @@ async def test_an_alert_another_replica_is_storing_becomes_a_duplicate(
     assert await rows(bot, select(func.count()).select_from(Incident)) == [1]
 
 
+async def test_an_incident_another_replica_is_opening_is_joined(
+    bot: Harness, clock: FakeClock, database_url: str
+) -> None:
+    """Another replica opens the group's incident, for another alert, while this one works.
+
+    On PostgreSQL this batch found no open incident, so it opens one too: that waits on the
+    replica (the incident counter), then breaks the one-open-incident-per-group index, and
+    the alert joins the replica's incident instead, asked for afresh. On SQLite this
+    transaction waits for the write lock, then finds the incident open.
+    """
+    await bot.dispatcher.idle()  # only intake's transaction may wait for the replica
+    replica = Database(database_url)
+    try:
+        with waiting_for_the_replica(bot) as waiting:
+            async with replica.transaction() as session:
+                theirs = [alerts(("firing", "a", clock.now))]
+                await intake.ingest_batch(session, bot.rt.config, theirs, now=clock.now)
+                # Not through IntakeQueue: its retry in a new transaction would hide a
+                # failure of this one.
+                ours = asyncio.create_task(ingest(bot, [alerts(("firing", "b", clock.now))]))
+                await bot.wait_until(waiting)
+        [result] = await asyncio.wait_for(ours, timeout=30)
+    finally:
+        await replica.dispose()
+    assert (result.stored, result.opened, result.joined) == (1, [], [1])
+    assert await rows(bot, select(func.count()).select_from(Incident)) == [1]
+
+
+async def test_a_new_groups_alerts_open_and_join_its_incident_without_asking_again(
+    bot: Harness, clock: FakeClock
+) -> None:
+    """The batch asks once which of its groups have an open incident; that answer, and the
+    incident its first alert opens, serve the batch's other alerts of the group."""
+    sent = alerts(*(("firing", f"f{n}", clock.now) for n in range(3)))
+    with counting_statements(bot) as statements:
+        results = await ingest(bot, [sent])
+    assert (results[0].opened, results[0].stored) == ([1], 3)
+    assert sum(s.startswith("SELECT") and "FROM incidents" in s for s in statements) == 1
+
+
 @contextmanager
 def waiting_for_the_replica(bot: Harness) -> Iterator[Callable[[], Awaitable[bool]]]:
     """A condition: the bot's transaction is held up by the replica's."""
