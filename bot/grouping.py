@@ -127,7 +127,9 @@ async def _open_or_join(
                 labels=row.labels,
             )
             row.incident_id = incident.id
-            await timeline.record(
+            # Written at commit with the batch's other events: it is dated when the alert
+            # started, before the opening, so it still comes first on the timeline.
+            timeline.record_at_commit(
                 session,
                 incident,
                 Kind.DETECTED,
