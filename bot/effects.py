@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import sql
 from bot.db import before_commit
 from bot.models import Effect, EffectState, Incident, Page, StepProgress, TimelineEvent
 
@@ -154,7 +155,7 @@ async def _add_refreshes(session: AsyncSession) -> None:
     # The last edit sent or being sent: an in-flight one counts from when it was due.
     last_query = (
         select(Effect.ordering_key, func.max(func.coalesce(Effect.delivered_at, Effect.due_at)))
-        .where(Effect.ordering_key.in_(list(wanted)), Effect.state != EffectState.DEAD)
+        .where(sql.in_(Effect.ordering_key, wanted), Effect.state != EffectState.DEAD)
         .group_by(Effect.ordering_key)
     )
     last: dict[str, datetime] = {key: at for key, at in await session.execute(last_query)}
@@ -186,10 +187,10 @@ async def _rendered_anyway(session: AsyncSession, requested: dict[str, _Refresh]
             Effect.state == EffectState.PENDING,
             Effect.claimed_until.is_(None),
             or_(
-                and_(Effect.ordering_key.in_(list(requested)), Effect.attempts == 0),
+                and_(sql.in_(Effect.ordering_key, requested), Effect.attempts == 0),
                 and_(
                     Effect.kind.in_(list(_POSTED_BY.values())),
-                    Effect.ordering_key.in_(incident_keys),
+                    sql.in_(Effect.ordering_key, incident_keys),
                 ),
             ),
         )

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import effects, paging, steps, templating, timeline
+from bot import effects, paging, sql, steps, templating, timeline
 from bot.checks import describe_check
 from bot.config import Playbook
 from bot.errors import UserError
@@ -143,7 +143,7 @@ async def find_open_by_groups(
     wanted = {key for key in group_keys if fresh or _unknown(known, key)}
     if wanted:
         query = select(Incident).where(
-            Incident.group_key.in_(wanted), Incident.status == IncidentStatus.OPEN
+            sql.in_(Incident.group_key, wanted), Incident.status == IncidentStatus.OPEN
         )
         known.update(dict.fromkeys(wanted))
         for incident in await session.scalars(query):

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
 
-from bot import grouping, incidents, silences
+from bot import grouping, incidents, silences, sql
 from bot.alerts import AlertStatus, NormalizedAlert
 from bot.models import Alert, Incident, Silence
 from bot.routing import Route, route
@@ -98,8 +98,8 @@ class _FlapCounter:
             return set()
         window = self.now - grouping.FLAP_WINDOW
         query = select(Alert.source, Alert.fingerprint, Alert.starts_at).where(
-            Alert.source.in_({source for source, _, _ in starts}),
-            Alert.fingerprint.in_({fingerprint for _, fingerprint, _ in starts}),
+            sql.in_(Alert.source, {source for source, _, _ in starts}),
+            sql.in_(Alert.fingerprint, {fingerprint for _, fingerprint, _ in starts}),
             Alert.starts_at >= min(window, *(started for _, _, started in starts)),
         )
         stored = set((await session.execute(query)).tuples())
