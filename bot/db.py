@@ -132,7 +132,10 @@ async def _run_before_commit(session: AsyncSession) -> None:
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}, "module": sqlite_driver.DBAPI}
-    return {"pool_size": 10, "max_overflow": 20}
+    # LIFO: the busiest task (intake, during a storm) gets back the connection it just
+    # returned, whose prepared statements asyncpg has cached; the pool rotated through all
+    # of them before, so each one prepared every statement of its own.
+    return {"pool_size": 10, "max_overflow": 20, "pool_use_lifo": True}
 
 
 def _ping_when_idle(engine: AsyncEngine, idle: float) -> None:
