@@ -87,9 +87,16 @@ async def lose_the_pooled_connection(db: Database) -> None:
     async with db.transaction() as session:
         pid = await session.scalar(text("SELECT pg_backend_pid()"))
     killer = Database(db.url)
+    alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
     try:
         async with killer.transaction() as session:
             await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        async with asyncio.timeout(10):  # the backend exits on its own time: wait for it
+            while True:
+                async with killer.transaction() as session:
+                    if not await session.scalar(alive, {"pid": pid}):
+                        break
+                await asyncio.sleep(0.01)
     finally:
         await killer.dispose()
 
