@@ -47,8 +47,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(
             self.url, echo=echo, **_engine_options(self.url)
         )
-        if not self.is_sqlite:
-            _ping_when_idle(self.engine, ping_after_idle)
+        _ping_when_idle(self.engine, ping_after_idle)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._turns = asyncio.Lock() if self.is_sqlite else None
         self._reader: AsyncEngine | None = None
@@ -57,6 +56,7 @@ class Database:
             _tune_sqlite(self.engine, "BEGIN IMMEDIATE")
             self._reader = create_async_engine(self.url, **_engine_options(self.url))
             _tune_sqlite(self._reader, "BEGIN")
+            _ping_when_idle(self._reader, ping_after_idle)
             self._readers = async_sessionmaker(self._reader, expire_on_commit=False)
 
     @property
@@ -142,12 +142,14 @@ def _ping_when_idle(engine: AsyncEngine, idle: float) -> None:
     """Check a pooled connection before use only when it has sat idle for ``idle`` seconds.
 
     A connection goes stale while nobody uses it: the database restarted or failed over, or
-    a firewall dropped the idle socket. SQLAlchemy's ``pool_pre_ping`` checks on every
+    a firewall dropped the idle socket (a SQLite file's connection only goes when it is
+    closed under us; the check is the same). SQLAlchemy's ``pool_pre_ping`` checks on every
     checkout instead, and for asyncpg that is three round trips (BEGIN, a no-op,
     ROLLBACK): about a third of what a short transaction costs, paid by every intake
     commit and every delivery during a storm, when connections are never idle. A check
     that fails discards the connection, and the pool hands out another one.
     """
+    dialect = engine.sync_engine.dialect
 
     @event.listens_for(engine.sync_engine, "checkin")
     def _on_checkin(_dbapi_conn: Any, entry: ConnectionPoolEntry) -> None:
@@ -159,9 +161,11 @@ def _ping_when_idle(engine: AsyncEngine, idle: float) -> None:
         if since is None or time.monotonic() - since < idle:
             return  # new, or used a moment ago
         try:
-            dbapi_conn.ping()
+            alive = dialect.do_ping(dbapi_conn)
         except Exception as exc:
             raise DisconnectionError("the pooled connection is gone") from exc
+        if not alive:
+            raise DisconnectionError("the pooled connection is gone")
 
 
 def _tune_sqlite(engine: AsyncEngine, begin: str) -> None:

@@ -1,5 +1,5 @@
 """The database layer: ``before_commit`` hooks, reads that do not queue behind writes, and
-pooled connections that the server dropped."""
+pooled connections lost underneath."""
 
 from __future__ import annotations
 
@@ -83,9 +83,15 @@ async def test_a_read_sees_the_last_commit_while_a_write_is_in_progress(db: Data
 
 
 async def lose_the_pooled_connection(db: Database) -> None:
-    """Use one connection and return it to the pool; then the server drops it (a restart)."""
+    """Use one connection and return it to the pool; then it goes away underneath: the
+    PostgreSQL server ends its backend (a restart), or SQLite's file handle is closed."""
     async with db.transaction() as session:
-        pid = await session.scalar(text("SELECT pg_backend_pid()"))
+        raw = await (await session.connection()).get_raw_connection()
+        driver = raw.driver_connection
+        pid = None if db.is_sqlite else await session.scalar(text("SELECT pg_backend_pid()"))
+    if pid is None:
+        driver._conn.close()  # the sqlite3 connection under aiosqlite
+        return
     killer = Database(db.url)
     alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
     try:
@@ -106,15 +112,8 @@ async def select_one(db: Database) -> int | None:
         return await session.scalar(text("SELECT 1"))
 
 
-@pytest.fixture
-def postgresql(database_url: str) -> str:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only: a SQLite database has no server connection to lose")
-    return database_url
-
-
-async def test_a_connection_dropped_while_idle_is_replaced_before_use(postgresql: str) -> None:
-    db = Database(postgresql, ping_after_idle=0)  # every connection counts as idle
+async def test_a_connection_dropped_while_idle_is_replaced_before_use(database_url: str) -> None:
+    db = Database(database_url, ping_after_idle=0)  # every connection counts as idle
     try:
         await lose_the_pooled_connection(db)
         assert await select_one(db) == 1
@@ -122,9 +121,9 @@ async def test_a_connection_dropped_while_idle_is_replaced_before_use(postgresql
         await db.dispose()
 
 
-async def test_a_connection_used_a_moment_ago_is_not_checked(postgresql: str) -> None:
+async def test_a_connection_used_a_moment_ago_is_not_checked(database_url: str) -> None:
     """No ping while connections are busy; a drop then fails one transaction, not the next."""
-    db = Database(postgresql, ping_after_idle=3600)
+    db = Database(database_url, ping_after_idle=3600)
     try:
         await lose_the_pooled_connection(db)
         with pytest.raises(DBAPIError):
