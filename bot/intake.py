@@ -22,8 +22,6 @@ from datetime import datetime
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
-from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import grouping, incidents, silences, sql
 from bot.alerts import AlertStatus, NormalizedAlert
@@ -179,24 +177,10 @@ async def _insert_new(session: AsyncSession, batch: _Batch, items: list[_Item]) 
     groups = {i.target.group_key for i in firing}
     open_incidents = await incidents.find_open_by_groups(session, groups)
     rows = [_values(item, batch.now, _joins(item, open_incidents)) for item in items]
-    sent = {(row["source"], row["fingerprint"], row["starts_at"]): row for row in rows}
     with session.no_autoflush:  # earlier alerts' pending writes can wait for one flush
         # The rows go as parameters of one statement, sent as multi-row VALUES.
-        for row in await session.scalars(_INSERT_RETURNING, rows):
-            key = (row.source, row.fingerprint, row.starts_at)
-            for column in _JSON_COLUMNS:  # as stored, without decoding them again
-                set_committed_value(row, column.key, sent[key][column.key])
-            batch.inserted[key] = row
-
-
-# The JSON columns are not read back: intake has just sent them, and decoding them again
-# would be work for nothing.
-_JSON_COLUMNS = (Alert.labels, Alert.annotations, Alert.links)
-_INSERT_RETURNING = (
-    sa_insert(Alert)
-    .returning(Alert)
-    .options(*(defer(column, raiseload=True) for column in _JSON_COLUMNS))
-)
+        for row in await session.scalars(sa_insert(Alert).returning(Alert), rows):
+            batch.inserted[row.source, row.fingerprint, row.starts_at] = row
 
 
 def _joins(item: _Item, open_incidents: dict[str, Incident]) -> int | None:
