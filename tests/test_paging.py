@@ -197,6 +197,28 @@ async def test_a_playbook_escalation_policy_runs_level_by_level_then_gives_up_lo
     assert [p.state for p in await pages(bot)] == ["escalated", "exhausted"]
 
 
+async def test_a_role_listed_twice_in_a_playbook_is_paged_once(
+    settings: Settings, fake_slack: FakeSlackApi, clock: FakeClock, tmp_path: Path
+) -> None:
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    (folder / "serving.yaml").write_text(
+        PLAYBOOK.replace("[ml-engineer]", "[ml-engineer, ml-engineer]")
+    )
+    settings = settings.model_copy(update={"playbooks_dir": folder})
+    async with Harness.running(settings, fake_slack, clock) as bot:
+        alert = {
+            "status": "firing",
+            "labels": {"alertname": "ServingDown"},
+            "annotations": {},
+            "startsAt": "2026-11-30T09:59:00Z",
+            "fingerprint": "srv",
+        }
+        await bot.post_alerts({"version": "4", "status": "firing", "alerts": [alert]})
+        await bot.settle()
+        assert [(p.role, p.attempt) for p in await pages(bot)] == [("ml-engineer", 0)]
+
+
 async def test_no_page_after_an_acknowledgement_when_they_race(
     bot: Harness, samples: Path, clock: FakeClock
 ) -> None:
