@@ -155,11 +155,16 @@ escalation:
 
 @pytest.fixture
 async def policy_bot(
-    settings: Settings, fake_slack: FakeSlackApi, clock: FakeClock, tmp_path: Path
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    fake_slack: FakeSlackApi,
+    clock: FakeClock,
+    tmp_path: Path,
 ) -> AsyncIterator[Harness]:
+    """The bot with the serving playbook (or the variant a test passes as its param)."""
     folder = tmp_path / "playbooks"
     folder.mkdir()
-    (folder / "serving.yaml").write_text(PLAYBOOK)
+    (folder / "serving.yaml").write_text(getattr(request, "param", PLAYBOOK))
     async with Harness.running(
         settings.model_copy(update={"playbooks_dir": folder}), fake_slack, clock
     ) as bot:
@@ -167,10 +172,8 @@ async def policy_bot(
         yield bot
 
 
-async def test_a_playbook_escalation_policy_runs_level_by_level_then_gives_up_loudly(
-    policy_bot: Harness, clock: FakeClock
-) -> None:
-    bot = policy_bot
+async def serving_down(bot: Harness) -> None:
+    """The serving playbook's alert fires; its pages are delivered."""
     alert = {
         "status": "firing",
         "labels": {"alertname": "ServingDown"},
@@ -180,6 +183,13 @@ async def test_a_playbook_escalation_policy_runs_level_by_level_then_gives_up_lo
     }
     await bot.post_alerts({"version": "4", "status": "firing", "alerts": [alert]})
     await bot.settle()
+
+
+async def test_a_playbook_escalation_policy_runs_level_by_level_then_gives_up_loudly(
+    policy_bot: Harness, clock: FakeClock
+) -> None:
+    bot = policy_bot
+    await serving_down(bot)
     assert dms_to(bot.slack, "USRE")
     clock.advance(minutes=1)
     assert await service.escalate_due(bot.rt) == 1
@@ -197,26 +207,12 @@ async def test_a_playbook_escalation_policy_runs_level_by_level_then_gives_up_lo
     assert [p.state for p in await pages(bot)] == ["escalated", "exhausted"]
 
 
-async def test_a_role_listed_twice_in_a_playbook_is_paged_once(
-    settings: Settings, fake_slack: FakeSlackApi, clock: FakeClock, tmp_path: Path
-) -> None:
-    folder = tmp_path / "playbooks"
-    folder.mkdir()
-    (folder / "serving.yaml").write_text(
-        PLAYBOOK.replace("[ml-engineer]", "[ml-engineer, ml-engineer]")
-    )
-    settings = settings.model_copy(update={"playbooks_dir": folder})
-    async with Harness.running(settings, fake_slack, clock) as bot:
-        alert = {
-            "status": "firing",
-            "labels": {"alertname": "ServingDown"},
-            "annotations": {},
-            "startsAt": "2026-11-30T09:59:00Z",
-            "fingerprint": "srv",
-        }
-        await bot.post_alerts({"version": "4", "status": "firing", "alerts": [alert]})
-        await bot.settle()
-        assert [(p.role, p.attempt) for p in await pages(bot)] == [("ml-engineer", 0)]
+@pytest.mark.parametrize(
+    "policy_bot", [PLAYBOOK.replace("[ml-engineer]", "[ml-engineer, ml-engineer]")], indirect=True
+)
+async def test_a_role_listed_twice_in_a_playbook_is_paged_once(policy_bot: Harness) -> None:
+    await serving_down(policy_bot)
+    assert [(p.role, p.attempt) for p in await pages(policy_bot)] == [("ml-engineer", 0)]
 
 
 async def test_no_page_after_an_acknowledgement_when_they_race(
