@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import effects, incidents, templating, timeline
@@ -47,14 +46,15 @@ async def attach_firing(
     # unflushed lets SQLAlchemy write them together, many rows a statement.
     with session.no_autoflush:
         incident = await incidents.find_open_by_group(session, target.group_key)
+        if incident is None:  # ask again once it is this transaction's turn to open
+            await incidents.take_turn_to_open(session)
+            incident = await incidents.find_open_by_group(session, target.group_key)
     if incident is None:
         incident = await _reopenable(session, row, target, now)
         if incident is not None:
             await _reopen(session, incident, row, now)
         else:
-            incident, opened = await _open_or_join(session, config, row, target, now)
-            if opened:
-                return incident, True
+            return await _open(session, config, row, target, now), True
     if row.incident_id != incident.id:  # intake sets it when the incident was open already
         row.incident_id = incident.id
     if incident.auto_resolve_at is not None:
@@ -110,41 +110,34 @@ async def _reopen(session: AsyncSession, incident: Incident, row: Alert, now: da
     effects.post_event(session, event, now=now)
 
 
-async def _open_or_join(
+async def _open(
     session: AsyncSession, config: LoadedConfig, row: Alert, target: Route, now: datetime
-) -> tuple[Incident, bool]:
-    """Open the group's incident (True); if another transaction just did, join it (False)."""
-    try:
-        async with session.begin_nested():
-            incident = await incidents.open_incident(
-                session,
-                config,
-                playbook=target.playbook,
-                title=title(target, row),
-                now=now,
-                group_key=target.group_key,
-                detected_at=row.starts_at,
-                labels=row.labels,
-            )
-            row.incident_id = incident.id
-            # Written at commit with the batch's other events: it is dated when the alert
-            # started, before the opening, so it still comes first on the timeline.
-            timeline.record_at_commit(
-                session,
-                incident,
-                Kind.DETECTED,
-                f"{row.name} fired: {row.summary}",
-                now=now,
-                at=row.starts_at,
-                data={"alert_id": row.id},
-            )
-    except IntegrityError:
-        winner = await incidents.find_open_by_group(session, target.group_key, fresh=True)
-        if winner is None:
-            raise
-        return winner, False
+) -> Incident:
+    """Open the group's incident; the caller holds the turn, so nobody else has meanwhile."""
+    incident = await incidents.open_incident(
+        session,
+        config,
+        playbook=target.playbook,
+        title=title(target, row),
+        now=now,
+        group_key=target.group_key,
+        detected_at=row.starts_at,
+        labels=row.labels,
+    )
+    row.incident_id = incident.id
+    # Written at commit with the batch's other events: it is dated when the alert
+    # started, before the opening, so it still comes first on the timeline.
+    timeline.record_at_commit(
+        session,
+        incident,
+        Kind.DETECTED,
+        f"{row.name} fired: {row.summary}",
+        now=now,
+        at=row.starts_at,
+        data={"alert_id": row.id},
+    )
     incidents.remember_open(session, incident)  # its group's next alerts join it
-    return incident, True
+    return incident
 
 
 def title(target: Route, row: Alert) -> str:

@@ -2,8 +2,8 @@
 
 Senders retry (Alertmanager re-sends on any 5xx and every ``group_interval``), and two
 replicas may receive the same notification at once. The unique key on
-``(source, fingerprint, starts_at)`` makes a repeat a no-op, and the partial unique index
-on open incidents' group keys makes a concurrent second "open" fail and join instead.
+``(source, fingerprint, starts_at)`` makes a repeat a no-op, and openings take turns
+(``incidents.take_turn_to_open``), so a second "open" of a group finds the first and joins.
 Silenced alerts are stored and counted but go no further.
 
 A batch (several webhook requests, see ``intake_queue``) is written with a few
