@@ -96,7 +96,10 @@ _QUEUED = "effects_queued"
 async def _insert_pending(session: AsyncSession) -> None:
     # In the order they were queued: a key's effects are delivered in id order.
     if rows := session.info.pop(_PENDING, None):
-        await session.execute(insert(Effect), rows)
+        await (await session.connection()).execute(_INSERT, rows)
+
+
+_INSERT = insert(Effect.__table__)  # built once, and plain (no ORM): intake writes many
 
 
 def _pending(session: AsyncSession) -> set[tuple[str, str]]:
@@ -152,13 +155,8 @@ async def _add_refreshes(session: AsyncSession) -> None:
     wanted = {key: ask for key, ask in requested.items() if key not in covered}
     if not wanted:  # the usual case in a storm: one edit per incident is waiting already
         return
-    # The last edit sent or being sent: an in-flight one counts from when it was due.
-    last_query = (
-        select(Effect.ordering_key, func.max(func.coalesce(Effect.delivered_at, Effect.due_at)))
-        .where(sql.in_(Effect.ordering_key, wanted), Effect.state != EffectState.DEAD)
-        .group_by(Effect.ordering_key)
-    )
-    last: dict[str, datetime] = {key: at for key, at in await session.execute(last_query)}
+    values = {"keys": sql.padded(wanted)}
+    last: dict[str, datetime] = {key: at for key, at in await session.execute(_LAST_EDIT, values)}
     for key, ask in wanted.items():
         due = max(ask.now, last[key] + REFRESH_INTERVAL) if key in last else ask.now
         _add(session, ask.kind, key, ask.now, due, incident_id=ask.incident_id)
@@ -171,6 +169,30 @@ _POSTED_BY = {
 }
 
 
+# Built once, as every intake commit of a storm asks them (see ``sql.in_list`` for why).
+# The last edit sent or being sent: an in-flight one counts from when it was due.
+_LAST_EDIT = (
+    select(Effect.ordering_key, func.max(func.coalesce(Effect.delivered_at, Effect.due_at)))
+    .where(Effect.ordering_key.in_(sql.in_list("keys")), Effect.state != EffectState.DEAD)
+    .group_by(Effect.ordering_key)
+)
+_WAITING = (
+    select(Effect.kind, Effect.ordering_key)
+    .where(
+        Effect.state == EffectState.PENDING,
+        Effect.claimed_until.is_(None),
+        or_(
+            and_(Effect.ordering_key.in_(sql.in_list("keys")), Effect.attempts == 0),
+            and_(
+                Effect.kind.in_(list(_POSTED_BY.values())),
+                Effect.ordering_key.in_(sql.in_list("incident_keys")),
+            ),
+        ),
+    )
+    .with_for_update()
+)
+
+
 async def _rendered_anyway(session: AsyncSession, requested: dict[str, _Refresh]) -> set[str]:
     """Refresh keys whose message a waiting, unclaimed effect will render anyway.
 
@@ -181,22 +203,8 @@ async def _rendered_anyway(session: AsyncSession, requested: dict[str, _Refresh]
     transaction's changes are committed (PostgreSQL; SQLite has one writer at a time).
     """
     incident_keys = {_incident_key_of(ask.incident_id) for ask in requested.values()}
-    query = (
-        select(Effect.kind, Effect.ordering_key)
-        .where(
-            Effect.state == EffectState.PENDING,
-            Effect.claimed_until.is_(None),
-            or_(
-                and_(sql.in_(Effect.ordering_key, requested), Effect.attempts == 0),
-                and_(
-                    Effect.kind.in_(list(_POSTED_BY.values())),
-                    sql.in_(Effect.ordering_key, incident_keys),
-                ),
-            ),
-        )
-        .with_for_update()
-    )
-    waiting = set((await session.execute(query)).tuples()) | _pending(session)
+    values = {"keys": sql.padded(requested), "incident_keys": sql.padded(incident_keys)}
+    waiting = set((await session.execute(_WAITING, values)).tuples()) | _pending(session)
     return {
         key
         for key, ask in requested.items()

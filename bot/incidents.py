@@ -181,13 +181,16 @@ async def find_open_by_groups(
     known: dict[str, Incident | None] = session.info.setdefault(_OPEN_BY_GROUP, {})
     wanted = {key for key in group_keys if fresh or _unknown(known, key)}
     if wanted:
-        query = select(Incident).where(
-            sql.in_(Incident.group_key, wanted), Incident.status == IncidentStatus.OPEN
-        )
         known.update(dict.fromkeys(wanted))
-        for incident in await session.scalars(query):
+        for incident in await session.scalars(_OPEN_IN_GROUPS, {"keys": sql.padded(wanted)}):
             remember_open(session, incident)
     return {key: found for key in group_keys if (found := known.get(key)) is not None}
+
+
+# Built once: every intake commit asks (see ``sql.in_list`` for why).
+_OPEN_IN_GROUPS = select(Incident).where(
+    Incident.group_key.in_(sql.in_list("keys")), Incident.status == IncidentStatus.OPEN
+)
 
 
 def remember_open(session: AsyncSession, incident: Incident) -> None:

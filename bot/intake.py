@@ -19,8 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from sqlalchemy import bindparam, select
 from sqlalchemy import insert as sa_insert
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import grouping, incidents, silences, sql
@@ -95,12 +95,12 @@ class _FlapCounter:
         if not starts:
             return set()
         window = self.now - grouping.FLAP_WINDOW
-        query = select(Alert.source, Alert.fingerprint, Alert.starts_at).where(
-            sql.in_(Alert.source, {source for source, _, _ in starts}),
-            sql.in_(Alert.fingerprint, {fingerprint for _, fingerprint, _ in starts}),
-            Alert.starts_at >= min(window, *(started for _, _, started in starts)),
-        )
-        stored = set((await session.execute(query)).tuples())
+        values = {
+            "sources": sql.padded({source for source, _, _ in starts}),
+            "fingerprints": sql.padded({fingerprint for _, fingerprint, _ in starts}),
+            "since": min(window, *(started for _, _, started in starts)),
+        }
+        stored = set((await session.execute(_STARTS, values)).tuples())
         wanted = {(source, fingerprint) for source, fingerprint, _ in starts} - self.loaded
         self.loaded |= wanted
         for source, fingerprint, started in stored:
@@ -114,6 +114,15 @@ class _FlapCounter:
         if row.starts_at >= self.now - grouping.FLAP_WINDOW:
             self.starts[key] += 1
         return self.starts[key] >= grouping.FLAP_STARTS
+
+
+# Built once (``sql.in_list``): the lookups of every intake commit.
+_STARTS = select(Alert.source, Alert.fingerprint, Alert.starts_at).where(
+    Alert.source.in_(sql.in_list("sources")),
+    Alert.fingerprint.in_(sql.in_list("fingerprints")),
+    Alert.starts_at >= bindparam("since"),
+)
+_INSERT = sa_insert(Alert).returning(Alert)
 
 
 async def ingest_batch(
@@ -179,7 +188,7 @@ async def _insert_new(session: AsyncSession, batch: _Batch, items: list[_Item]) 
     rows = [_values(item, batch.now, _joins(item, open_incidents)) for item in items]
     with session.no_autoflush:  # earlier alerts' pending writes can wait for one flush
         # The rows go as parameters of one statement, sent as multi-row VALUES.
-        for row in await session.scalars(sa_insert(Alert).returning(Alert), rows):
+        for row in await session.scalars(_INSERT, rows):
             batch.inserted[row.source, row.fingerprint, row.starts_at] = row
 
 

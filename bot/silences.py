@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.durations import parse_duration
@@ -79,8 +79,15 @@ async def create(
 
 
 async def active(session: AsyncSession, now: datetime) -> list[Silence]:
-    query = select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now)
-    return list(await session.scalars(query.order_by(Silence.id)))
+    return list(await session.scalars(_ACTIVE, {"now": now}))
+
+
+# Built once: every intake commit asks (see ``sql.in_list`` for why).
+_ACTIVE = (
+    select(Silence)
+    .where(Silence.starts_at <= bindparam("now"), Silence.ends_at > bindparam("now"))
+    .order_by(Silence.id)
+)
 
 
 async def active_for_transaction(session: AsyncSession, now: datetime) -> list[Silence]:

@@ -109,4 +109,7 @@ def record_at_commit(
 async def _insert_recorded(session: AsyncSession) -> None:
     rows = session.info.pop("timeline_at_commit", [])
     if rows:
-        await session.execute(insert(TimelineEvent), rows)
+        await (await session.connection()).execute(_INSERT, rows)
+
+
+_INSERT = insert(TimelineEvent.__table__)  # built once, and plain (no ORM): intake writes many
