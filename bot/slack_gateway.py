@@ -230,13 +230,14 @@ class SlackGateway:
         return snap, snap.incident.channel_id
 
     async def open_channel(self, payload: dict[str, Any], ticket: int) -> None:
+        # Paced before reading: a storm's incidents wait here, most of them several times.
+        self._pace(ticket, {"method:conversations.create": CREATE_GAP})
         # The incident row alone: during a storm this runs while its alerts pile up, and a
         # full snapshot would read them all only to name the channel.
         async with self.rt.db.read() as session:
             incident = await incidents.load_view(session, self.rt.config, payload["incident_id"])
         if incident.channel_id:  # a retry after the channel was made
             return
-        self._pace(ticket, {"method:conversations.create": CREATE_GAP})
         channel = await self._create_channel(incidents.channel_name(incident))
         await self._save_incident(
             incident.id, channel_id=channel["id"], channel_name=channel["name"]
