@@ -8,6 +8,7 @@ concurrent webhook requests would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from bot.alerts import NormalizedAlert
 from bot.db import Database
 from bot.intake import IntakeResult
 from bot.intake_queue import IntakeQueue
-from bot.models import Alert, Effect, Incident, TimelineEvent
+from bot.models import Alert, Counter, Effect, Incident, TimelineEvent
 from handlers.parsers import alertmanager
 from tests.conftest import FakeClock
 from tests.harness import Harness
@@ -290,6 +291,29 @@ async def test_an_incident_another_replica_is_opening_is_joined(
         await replica.dispose()
     assert (result.stored, result.opened, result.joined) == (1, [], [1])
     assert await rows(bot, select(func.count()).select_from(Incident)) == [1]
+
+
+async def test_incident_numbers_stay_gap_free_when_a_transaction_that_opened_one_fails(
+    bot: Harness, clock: FakeClock
+) -> None:
+    """Numbers are counted during a transaction's turn and written when it commits: one
+    rolled back gives its numbers back, and incidents opened together count on."""
+    await ingest(bot, [alerts(("firing", "a", clock.now), model="m1")])
+    with contextlib.suppress(RuntimeError):
+        async with bot.rt.db.transaction() as session:
+            await intake.ingest_batch(
+                session,
+                bot.rt.config,
+                [alerts(("firing", "b", clock.now), model="m2")],
+                now=clock.now,
+            )
+            raise RuntimeError("the commit never happens")
+    together = [alerts(("firing", f"c{n}", clock.now), model=f"m{n}") for n in (3, 4)]
+    results = await ingest(bot, together)
+    assert [r.opened for r in results] == [[2], [3]]
+    numbers = await rows(bot, select(Incident.number).order_by(Incident.number))
+    assert numbers == [1, 2, 3]
+    assert await rows(bot, select(Counter.value)) == [3]
 
 
 async def test_a_new_groups_alerts_open_and_join_its_incident_without_asking_again(
