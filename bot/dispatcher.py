@@ -90,7 +90,6 @@ class Dispatcher:
         self.db = db
         self.deliver = deliver
         self.clock = clock
-        self.batch = batch
         self._wanted = False
         self._task: asyncio.Task[None] | None = None
         self._wakes: list[datetime] = []  # heap: when deferred effects come due

@@ -161,10 +161,8 @@ async def _record_opening(
     )
 
 
-async def find_open_by_group(
-    session: AsyncSession, group_key: str, *, fresh: bool = False
-) -> Incident | None:
-    return (await find_open_by_groups(session, {group_key}, fresh=fresh)).get(group_key)
+async def find_open_by_group(session: AsyncSession, group_key: str) -> Incident | None:
+    return (await find_open_by_groups(session, {group_key})).get(group_key)
 
 
 async def find_open_by_groups(
