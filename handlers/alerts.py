@@ -80,16 +80,19 @@ def _require_token(request: Request, *, also: str = "") -> None:
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     """Read at most ``limit`` bytes, refusing early on a declared or actual larger body."""
-    too_large = Rejected(413, f"body is larger than {limit} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise too_large
+        raise _too_large(limit)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise too_large
+            raise _too_large(limit)
     return bytes(body)
+
+
+def _too_large(limit: int) -> Rejected:
+    return Rejected(413, f"body is larger than {limit} bytes")
 
 
 def parse_json(body: bytes) -> Any:

@@ -5,6 +5,11 @@ UTF-16 surrogates ("\\ud800") and NUL characters, and recurses as deep as the in
 PostgreSQL refuses all of those, and a refusal at insert time would turn a bad payload
 into a 5xx that the sender retries forever. Every body, and every JSON carried inside a
 body (SNS's ``Message``), goes through ``loads``.
+
+Walking every value of a parsed body cost about as much as parsing it, so the walk runs
+only when the text could hold what it looks for: a NUL or a lone surrogate in a string
+needs a ``\\u`` escape or a surrogate in the text itself (a raw control character is
+already a syntax error), and a value nested deeper than ``MAX_DEPTH`` needs that many brackets.
 """
 
 from __future__ import annotations
@@ -27,14 +32,34 @@ def _finite(text: str) -> float:
     return value
 
 
+# One decoder for every call: ``json.loads`` with hooks builds a new one each time.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+
+
 def loads(text: str | bytes) -> Any:
     """Parse JSON or raise ValueError saying what is wrong."""
+    if isinstance(text, bytes):  # as json.loads decodes it: any UTF, surrogates kept
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    if text.startswith("\ufeff"):  # as json.loads: bytes may start with one, text may not
+        raise ValueError("the text starts with a byte order mark")
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        value = _DECODER.decode(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
-    _check(value)
+    if _may_hide_problems(text):
+        _check(value)
     return value
+
+
+def _may_hide_problems(text: str) -> bool:
+    """Whether the parsed value could hold a NUL, a lone surrogate or too deep a nesting."""
+    if "\\u" in text or text.count("{") + text.count("[") >= MAX_DEPTH:
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _check(value: Any) -> None:
