@@ -45,7 +45,9 @@ class NormalizedAlert:
     summary: str = ""
     severity: str | None = None  # the sender's word (critical, warning, …), not a sev level
     links: dict[str, str] = field(default_factory=dict)  # name -> URL (generator, runbook, …)
-    raw: dict[str, Any] = field(default_factory=dict)  # the alert's own part of the payload
+    # The alert's own part of the payload, as parsed: it shares objects with the request's
+    # body rather than copying them, which is safe because nothing changes either afterwards.
+    raw: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Every sender's values must fit the alerts table whatever the sender sent: a value

@@ -203,9 +203,9 @@ def test_long_fingerprints_and_severities_fit_their_columns() -> None:
     assert alert.severity == "s" * 40
 
 
-def test_input_not_mutated(sources: dict[str, GenericSource]) -> None:
+def test_parsing_leaves_the_payload_unchanged(sources: dict[str, GenericSource]) -> None:
     payload = copy.deepcopy(DRIFT)
-    build_parser(sources["drift-job"])(payload)[0].raw["model"]["name"] = "x"
+    build_parser(sources["drift-job"])(payload)
     assert payload == DRIFT
 
 

@@ -12,7 +12,6 @@ ignored so an Alertmanager upgrade never breaks intake.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import re
@@ -175,7 +174,7 @@ def _normalize(alert: AlertFields, raw: dict[str, Any], envelope: _Payload) -> N
 def _raw(raw: dict[str, Any], envelope: _Payload) -> dict[str, Any]:
     """Keep the alert as sent, plus the group identity it arrived under (for audit/debug)."""
     group = {"groupKey": envelope.group_key, "externalURL": envelope.external_url}
-    return {**copy.deepcopy(raw), **group}
+    return {**raw, **group}
 
 
 def fingerprint_of(labels: dict[str, str]) -> str:

@@ -27,7 +27,6 @@ Until then, authenticate SNS by a token in the subscribed URL.
 
 from __future__ import annotations
 
-import copy
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -248,7 +247,7 @@ def _links(alarm: _Alarm) -> dict[str, str]:
 def _raw(message: dict[str, Any], envelope: SnsEnvelope | None) -> dict[str, Any]:
     """The decoded alarm, plus the envelope's identity: SNS retries reuse ``MessageId``."""
     if envelope is None:
-        return copy.deepcopy(message)
+        return message
     return {
         "MessageId": envelope.message_id,
         "TopicArn": envelope.topic_arn,

@@ -23,7 +23,6 @@ fires, starting at ``$DATE``.
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -174,7 +173,7 @@ def _normalize(event: _Event, title: _Title, payload: dict[str, Any]) -> Normali
         summary=name,
         severity=event.alert_type.strip() or None,
         links=_links(event),
-        raw=copy.deepcopy(payload),
+        raw=payload,
     )
 
 

@@ -20,7 +20,6 @@ every other expression is evaluated against one list item.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Callable
@@ -168,7 +167,7 @@ def _normalize(
         summary=ctx.required_text("summary", source.summary),
         severity=ctx.text("severity", source.severity) or None,
         links=_web_links(ctx.mapping("links", source.links)),
-        raw=copy.deepcopy(item) if isinstance(item, dict) else {"value": copy.deepcopy(item)},
+        raw=item if isinstance(item, dict) else {"value": item},
     )
 
 

@@ -16,7 +16,6 @@ Grafana can sign the body (contact point → "HMAC Signature", Grafana 11.6+):
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import hmac
 import math
@@ -179,7 +178,7 @@ def _is_web_url(url: str) -> bool:
 
 def _raw(raw: dict[str, Any], envelope: _Payload) -> dict[str, Any]:
     """Keep the alert as sent, plus the group and org it arrived under (for audit/debug)."""
-    kept = {k: copy.deepcopy(v) for k, v in raw.items() if k not in _DROPPED_FROM_RAW}
+    kept = {k: v for k, v in raw.items() if k not in _DROPPED_FROM_RAW}
     group = {
         "groupKey": envelope.group_key,
         "externalURL": envelope.external_url,

@@ -22,7 +22,6 @@ for the same dedup_key are applied to an open alert matching that dedup_key").
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import re
@@ -326,4 +325,4 @@ def _is_web_url(url: str) -> bool:
 
 def _raw(payload: dict[str, Any]) -> dict[str, Any]:
     """The event as sent, minus its routing key: raw is stored and shown, the key is a secret."""
-    return {k: copy.deepcopy(v) for k, v in payload.items() if k not in _SECRET_KEYS}
+    return {k: v for k, v in payload.items() if k not in _SECRET_KEYS}
