@@ -10,10 +10,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import effects, paging, sql, steps, templating, timeline
+from bot.alerts import AlertStatus
 from bot.checks import describe_check
 from bot.config import Playbook
 from bot.db import before_commit
@@ -511,35 +512,77 @@ async def snapshot(
     thousands of tracked objects per render was most of what a storm cost.
     """
     incident = await session.get_one(Incident, incident_id)
-    alerts = await session.execute(
-        select(*_ALERT_VIEW_COLUMNS)
-        .where(Alert.incident_id == incident_id)
-        .order_by(Alert.starts_at, Alert.id)
-    )
-    pages = await session.scalars(
-        select(Page).where(Page.incident_id == incident_id).order_by(Page.sent_at, Page.id)
-    )
-    steps = await session.scalars(
+    alerts = await _alert_views(session, incident_id)
+    pages = await _page_views(session, config, incident_id)
+    progress = await session.scalars(
         select(StepProgress)
         .where(StepProgress.incident_id == incident_id)
         .order_by(StepProgress.position)
     )
-    events = await session.execute(
-        select(*_EVENT_VIEW_COLUMNS)
-        .where(TimelineEvent.incident_id == incident_id)
-        .order_by(TimelineEvent.at, TimelineEvent.id)
-    )
+    steps = [_step_view(s) for s in progress]
+    events = await _event_views(session, incident_id)
     followups = await session.scalars(
         select(Followup).where(Followup.incident_id == incident_id).order_by(Followup.id)
     )
     return IncidentSnapshot(
         followups=[followup_view(f) for f in followups],
         incident=view(incident, config),
-        alerts=[AlertView(*row) for row in alerts],
-        pages=[_page_view(p, config) for p in pages],
-        steps=[_step_view(s) for s in steps],
-        events=_without_removed([EventView(*row) for row in events]),
+        alerts=alerts,
+        pages=pages,
+        steps=steps,
+        events=events,
     )
+
+
+async def page_snapshot(
+    session: AsyncSession, config: LoadedConfig, incident_id: int
+) -> IncidentSnapshot:
+    """What a page's DM shows, and no more: the incident, its pages, its firing alerts and
+    its acknowledgements; no steps, follow-ups or other timeline entries.
+
+    During a storm one DM gathers a person's pages of up to ``render.PAGES_PER_DM``
+    incidents, each with hundreds of alerts and an "alert fired" entry for each; full
+    snapshots of them all were the dearest part of delivering a page.
+    """
+    incident = await session.get_one(Incident, incident_id)
+    alerts = await _alert_views(session, incident_id, Alert.status == AlertStatus.FIRING)
+    pages = await _page_views(session, config, incident_id)
+    kinds = [Kind.ACKNOWLEDGED, Kind.ENTRY_REMOVED]
+    events = await _event_views(session, incident_id, TimelineEvent.kind.in_(kinds))
+    return IncidentSnapshot(
+        incident=view(incident, config), alerts=alerts, pages=pages, steps=[], events=events
+    )
+
+
+async def _alert_views(
+    session: AsyncSession, incident_id: int, *where: ColumnElement[bool]
+) -> list[AlertView]:
+    rows = await session.execute(
+        select(*_ALERT_VIEW_COLUMNS)
+        .where(Alert.incident_id == incident_id, *where)
+        .order_by(Alert.starts_at, Alert.id)
+    )
+    return [AlertView(*row) for row in rows]
+
+
+async def _page_views(
+    session: AsyncSession, config: LoadedConfig, incident_id: int
+) -> list[PageView]:
+    pages = await session.scalars(
+        select(Page).where(Page.incident_id == incident_id).order_by(Page.sent_at, Page.id)
+    )
+    return [_page_view(p, config) for p in pages]
+
+
+async def _event_views(
+    session: AsyncSession, incident_id: int, *where: ColumnElement[bool]
+) -> list[EventView]:
+    rows = await session.execute(
+        select(*_EVENT_VIEW_COLUMNS)
+        .where(TimelineEvent.incident_id == incident_id, *where)
+        .order_by(TimelineEvent.at, TimelineEvent.id)
+    )
+    return _without_removed([EventView(*row) for row in rows])
 
 
 async def load_view(session: AsyncSession, config: LoadedConfig, incident_id: int) -> IncidentView:

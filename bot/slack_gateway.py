@@ -376,7 +376,7 @@ class SlackGateway:
         """One page: its own message, as ever; several: the combined one."""
         async with self.rt.db.read() as session:
             snaps = {
-                incident_id: await incidents.snapshot(session, self.rt.config, incident_id)
+                incident_id: await incidents.page_snapshot(session, self.rt.config, incident_id)
                 for incident_id in dict.fromkeys(p.incident_id for p in pages)
             }
         views = [

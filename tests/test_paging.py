@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot import render, service
+from bot import incidents, render, service
 from bot.clock import as_utc
 from bot.incidents import IncidentRef
 from bot.models import Page
@@ -110,6 +110,39 @@ async def test_page_another_role_mid_incident(bot: Harness, samples: Path) -> No
     assert dms_to(bot.slack, "UML3")
     unknown = (await bot.slash("page chef", "UDS2", channel)).json()["text"]
     assert "no role 'chef'" in unknown
+
+
+async def test_a_page_dm_reads_less_and_renders_the_same(bot: Harness, samples: Path) -> None:
+    # page_snapshot leaves out resolved alerts, steps and most of the timeline: a DM built
+    # from it must show exactly what one built from the full snapshot shows.
+    first = firing(samples)
+    second = json.loads(json.dumps(first))
+    alert = second["alerts"][0]
+    alert["fingerprint"] += "-b"
+    alert["labels"]["feature"] = "f2"  # not a grouping label: the same incident
+    await bot.post_alerts(first)
+    await bot.post_alerts(second)
+    await bot.settle()
+    alert["status"] = second["status"] = "resolved"
+    alert["endsAt"] = alert["startsAt"]
+    await bot.post_alerts(second)
+    channel = bot.slack.calls("conversations.create")[0].response["channel"]["id"]
+    await bot.slash("ack", user="UDS2", channel=channel)
+    await bot.slash("page ml-engineer serving looks slow too", "UDS2", channel)
+    await bot.settle()
+    [incident_id] = {page.incident_id for page in await pages(bot)}
+    async with bot.rt.db.read() as session:
+        full = await incidents.snapshot(session, bot.rt.config, incident_id)
+        part = await incidents.page_snapshot(session, bot.rt.config, incident_id)
+    assert len(part.alerts) < len(full.alerts) and len(part.events) < len(full.events)
+    assert full.steps and not part.steps
+    assert {page.state for page in full.pages} == {"acknowledged", "pending"}
+    for page in full.pages:
+        assert render.page_message(part, page) == render.page_message(full, page)
+    together = [(full, page) for page in full.pages]
+    assert render.pages_message([(part, page) for page in full.pages]) == render.pages_message(
+        together
+    )
 
 
 async def test_an_override_takes_the_next_page(bot: Harness, samples: Path) -> None:
