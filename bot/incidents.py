@@ -537,12 +537,13 @@ async def snapshot(
 async def page_snapshot(
     session: AsyncSession, config: LoadedConfig, incident_id: int
 ) -> IncidentSnapshot:
-    """What a page's DM shows, and no more: the incident, its pages, its firing alerts and
-    its acknowledgements; no steps, follow-ups or other timeline entries.
+    """What a page's DM shows, and no more.
 
-    During a storm one DM gathers a person's pages of up to ``render.PAGES_PER_DM``
-    incidents, each with hundreds of alerts and an "alert fired" entry for each; full
-    snapshots of them all were the dearest part of delivering a page.
+    That is the incident, its pages, its firing alerts and its acknowledgements; no steps,
+    follow-ups or other timeline entries. During a storm one DM gathers a person's pages
+    of up to ``render.PAGES_PER_DM`` incidents, each with hundreds of alerts and an "alert
+    fired" entry for each; full snapshots of them all were the dearest part of delivering
+    a page.
     """
     incident = await session.get_one(Incident, incident_id)
     alerts = await _alert_views(session, incident_id, Alert.status == AlertStatus.FIRING)

@@ -18,7 +18,7 @@ import json
 import math
 from typing import Any
 
-MAX_DEPTH = 64  # alert payloads are a few levels deep; parsers copy and walk them
+MAX_DEPTH = 64  # alert payloads are a few levels deep; parsers walk them
 
 
 def _no_constant(name: str) -> Any:
