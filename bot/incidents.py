@@ -7,7 +7,6 @@ so intake and the slash commands compose them into one unit of work.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -515,7 +514,12 @@ async def snapshot(
     incident = await session.get_one(Incident, incident_id)
     alerts = await _alert_views(session, incident_id)
     pages = await _page_views(session, config, incident_id)
-    steps = await _step_views(session, incident_id)
+    progress = await session.scalars(
+        select(StepProgress)
+        .where(StepProgress.incident_id == incident_id)
+        .order_by(StepProgress.position)
+    )
+    steps = [_step_view(s) for s in progress]
     events = await _event_views(session, incident_id)
     followups = await session.scalars(
         select(Followup).where(Followup.incident_id == incident_id).order_by(Followup.id)
@@ -551,35 +555,6 @@ async def page_snapshot(
     )
 
 
-# What a view is rendered from: ``snapshot``, or one of the loaders below that read less.
-SnapshotLoader = Callable[[AsyncSession, LoadedConfig, int], Awaitable[IncidentSnapshot]]
-
-# The timeline entries an open incident's card shows: acknowledgements, roles nobody could
-# be paged for and status updates, and removals, which hide entries.
-_CARD_KINDS = [Kind.ACKNOWLEDGED, Kind.UNROUTABLE, Kind.STATUS, Kind.ENTRY_REMOVED]
-
-
-async def card_snapshot(
-    session: AsyncSession, config: LoadedConfig, incident_id: int
-) -> IncidentSnapshot:
-    """What the incident's card shows: all but the timeline entries an open card leaves out.
-
-    During a storm each card is re-rendered every few seconds while an "alert fired" entry
-    piles up for every alert. A resolved card shows the postmortem's figures, which come
-    from the whole timeline, so it gets the full snapshot.
-    """
-    incident = await session.get_one(Incident, incident_id)
-    if incident.status == IncidentStatus.RESOLVED:
-        return await snapshot(session, config, incident_id)
-    alerts = await _alert_views(session, incident_id)
-    pages = await _page_views(session, config, incident_id)
-    steps = await _step_views(session, incident_id)
-    events = await _event_views(session, incident_id, TimelineEvent.kind.in_(_CARD_KINDS))
-    return IncidentSnapshot(
-        incident=view(incident, config), alerts=alerts, pages=pages, steps=steps, events=events
-    )
-
-
 async def _alert_views(
     session: AsyncSession, incident_id: int, *where: ColumnElement[bool]
 ) -> list[AlertView]:
@@ -598,15 +573,6 @@ async def _page_views(
         select(Page).where(Page.incident_id == incident_id).order_by(Page.sent_at, Page.id)
     )
     return [_page_view(p, config) for p in pages]
-
-
-async def _step_views(session: AsyncSession, incident_id: int) -> list[StepView]:
-    progress = await session.scalars(
-        select(StepProgress)
-        .where(StepProgress.incident_id == incident_id)
-        .order_by(StepProgress.position)
-    )
-    return [_step_view(s) for s in progress]
 
 
 async def _event_views(

@@ -219,16 +219,12 @@ class SlackGateway:
     async def _paced_post(self, incident_id: int, ticket: int) -> None:
         self._pace(ticket, _post_gaps(await self._channel_id(incident_id)))
 
-    async def _snapshot(
-        self, incident_id: int, load: incidents.SnapshotLoader = incidents.snapshot
-    ) -> IncidentSnapshot:
+    async def _snapshot(self, incident_id: int) -> IncidentSnapshot:
         async with self.rt.db.read() as session:
-            return await load(session, self.rt.config, incident_id)
+            return await incidents.snapshot(session, self.rt.config, incident_id)
 
-    async def _channel(
-        self, incident_id: int, load: incidents.SnapshotLoader = incidents.snapshot
-    ) -> tuple[IncidentSnapshot, str]:
-        snap = await self._snapshot(incident_id, load)
+    async def _channel(self, incident_id: int) -> tuple[IncidentSnapshot, str]:
+        snap = await self._snapshot(incident_id)
         if not snap.incident.channel_id:
             raise PermanentError(f"incident #{snap.incident.number} has no channel")
         return snap, snap.incident.channel_id
@@ -262,14 +258,10 @@ class SlackGateway:
 
     async def post_card(self, payload: dict[str, Any], ticket: int) -> None:
         incident_id = payload["incident_id"]
-        await self._post_live(
-            incident_id, ticket, "card_ts", render.incident_card, incidents.card_snapshot, pin=True
-        )
+        await self._post_live(incident_id, ticket, "card_ts", render.incident_card, pin=True)
 
     async def refresh_card(self, payload: dict[str, Any], ticket: int) -> None:
-        await self._refresh_live(
-            payload["incident_id"], ticket, "card_ts", render.incident_card, incidents.card_snapshot
-        )
+        await self._refresh_live(payload["incident_id"], ticket, "card_ts", render.incident_card)
 
     async def post_steps(self, payload: dict[str, Any], ticket: int) -> None:
         await self._post_live(payload["incident_id"], ticket, "steps_ts", render.steps_message)
@@ -278,37 +270,25 @@ class SlackGateway:
         await self._refresh_live(payload["incident_id"], ticket, "steps_ts", render.steps_message)
 
     async def _post_live(
-        self,
-        incident_id: int,
-        ticket: int,
-        ts_column: str,
-        view: LiveView,
-        load: incidents.SnapshotLoader = incidents.snapshot,
-        *,
-        pin: bool = False,
+        self, incident_id: int, ticket: int, ts_column: str, view: LiveView, *, pin: bool = False
     ) -> None:
         """Post a message that later updates in place (the card, the checklist)."""
         await self._paced_post(incident_id, ticket)
-        snap, channel = await self._channel(incident_id, load)
+        snap, channel = await self._channel(incident_id)
         data = await self.transport.call("chat.postMessage", channel=channel, **view(snap))
         await self._save_incident(snap.incident.id, **{ts_column: data["ts"]})
         if pin:
             await self._best_effort("pins.add", channel=channel, timestamp=data["ts"])
 
     async def _refresh_live(
-        self,
-        incident_id: int,
-        ticket: int,
-        ts_column: str,
-        view: LiveView,
-        load: incidents.SnapshotLoader = incidents.snapshot,
+        self, incident_id: int, ticket: int, ts_column: str, view: LiveView
     ) -> None:
         ts = await self._known(incident_id, ts_column)
         if ts is None:  # not posted yet: the post will show the latest state anyway
             return
         channel = await self._channel_id(incident_id)
         self._pace(ticket, _edit_gaps(channel, ts))
-        snap = await self._snapshot(incident_id, load)
+        snap = await self._snapshot(incident_id)
         await self.transport.call("chat.update", channel=channel, ts=ts, **view(snap))
 
     async def post_event(self, payload: dict[str, Any], ticket: int) -> None:
