@@ -139,10 +139,9 @@ async def test_a_page_dm_reads_less_and_renders_the_same(bot: Harness, samples: 
     assert {page.state for page in full.pages} == {"acknowledged", "pending"}
     for page in full.pages:
         assert render.page_message(part, page) == render.page_message(full, page)
-    together = [(full, page) for page in full.pages]
-    assert render.pages_message([(part, page) for page in full.pages]) == render.pages_message(
-        together
-    )
+    from_full = [(full, page) for page in full.pages]
+    from_part = [(part, page) for page in full.pages]
+    assert render.pages_message(from_part) == render.pages_message(from_full)
 
 
 async def test_an_override_takes_the_next_page(bot: Harness, samples: Path) -> None:
