@@ -201,6 +201,7 @@ def start_server(
         "SLACK_SIGNING_SECRET": "",
         "SLACK_APP_TOKEN": "",
         "WARROOM_GRAFANA_SECRET": "",
+        "WARROOM_SNS_VERIFY_SIGNATURES": "false",
         "WARROOM_ANNOUNCE_CHANNEL": "",
         "WARROOM_HANDOFF_CHANNEL": "",
         "WARROOM_LLM_URL": "",

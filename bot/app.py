@@ -39,6 +39,7 @@ from bot.slack_gateway import (
     web_client,
 )
 from handlers import alerts, calendar, health
+from handlers.sns_signature import SnsSignatures
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ def create_app(
     app.state.dispatcher = dispatcher
     app.state.pacer = pacer
     app.state.intake = IntakeQueue(rt)
+    app.state.sns_signatures = SnsSignatures(checks.client)
     app.include_router(health.router)
     app.include_router(alerts.router)
     app.include_router(calendar.router)

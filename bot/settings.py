@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     port: int = Field(3000, alias="PORT")
     sources_file: Path = Field(Path("./sources.yaml"), alias="WARROOM_SOURCES")
     grafana_secret: str | None = Field(None, alias="WARROOM_GRAFANA_SECRET")
+    # Off by default: the webhook token already authenticates SNS, and checking needs the
+    # bot to reach sns.<region>.amazonaws.com (see handlers/sns_signature.py).
+    sns_verify_signatures: bool = Field(False, alias="WARROOM_SNS_VERIFY_SIGNATURES")
     announce_channel: str | None = Field(None, alias="WARROOM_ANNOUNCE_CHANNEL")
     handoff_channel: str | None = Field(None, alias="WARROOM_HANDOFF_CHANNEL")
     # Optional narrative drafted by any OpenAI-compatible chat-completions endpoint.

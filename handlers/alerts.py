@@ -4,8 +4,8 @@ Each route authenticates the sender, bounds and parses the body with that source
 parser, and hands the normalised alerts to intake in one call. It answers only after the
 alerts are committed (so a 2xx means "stored") and never waits on Slack. Status codes
 follow what senders do with them: Alertmanager and Datadog retry 5xx but not 4xx, so a
-malformed payload gets a 4xx (retrying cannot fix it) and an unreachable database a 503
-(it can).
+malformed payload gets a 4xx (retrying cannot fix it) and an unreachable database, or
+SNS's signing certificate out of reach, a 503 (it can).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from bot import service
 from bot.alerts import NormalizedAlert
 from bot.config import Problem
 from bot.runtime import Runtime
+from handlers import sns_signature
 from handlers.parsers import (
     PARSERS,
     Parser,
@@ -161,27 +162,45 @@ async def cloudwatch_sns(request: Request) -> JSONResponse:
     _require_token(request)
     payload = parse_json(await read_body(request))
     try:
-        confirm, topic = _sns_confirmation(request, payload)
+        envelope = _sns_envelope(request, payload)
+        await _check_sns_signature(request, payload, envelope)
+        confirm = cloudwatch.subscription_confirm_url(envelope) if envelope else None
         alerts = [] if confirm else cloudwatch.parse(payload)
     except PayloadError as exc:
         raise Rejected(400, f"invalid cloudwatch payload: {exc}") from None
     rt: Runtime = request.app.state.runtime
-    if confirm:
-        await service.confirm_subscription(rt, confirm, topic)
+    if confirm and envelope:
+        await service.confirm_subscription(rt, confirm, envelope.topic_arn)
         return JSONResponse({"subscription": "confirming"})
     return JSONResponse(await _ingest(request, alerts))
 
 
-def _sns_confirmation(request: Request, payload: Any) -> tuple[str | None, str]:
-    """The SubscribeURL to confirm (vetted), if this is SNS asking; raw deliveries are alarms."""
+def _sns_envelope(request: Request, payload: Any) -> cloudwatch.SnsEnvelope | None:
+    """The SNS envelope; None for "raw message delivery", where the body is the alarm."""
     if isinstance(payload, dict) and "Type" not in payload:
-        return None, ""  # SNS "raw message delivery": the alarm itself, no envelope
+        return None
     envelope = cloudwatch.parse_envelope(payload)
     declared = request.headers.get(cloudwatch.MESSAGE_TYPE_HEADER)
     if declared and declared != envelope.type:
         header = cloudwatch.MESSAGE_TYPE_HEADER
         raise PayloadError(f"{header} says {declared!r}, the body says {envelope.type!r}")
-    return cloudwatch.subscription_confirm_url(envelope), envelope.topic_arn or ""
+    return envelope
+
+
+async def _check_sns_signature(
+    request: Request, payload: Any, envelope: cloudwatch.SnsEnvelope | None
+) -> None:
+    rt: Runtime = request.app.state.runtime
+    if not rt.settings.sns_verify_signatures:
+        return
+    if envelope is None:
+        raise Rejected(401, "SNS signature: raw message delivery is not signed; turn it off")
+    try:
+        await request.app.state.sns_signatures.verify(payload, envelope)
+    except sns_signature.Unverified as exc:
+        raise Rejected(401, f"SNS signature: {exc}") from None
+    except sns_signature.CertificateUnavailable as exc:
+        raise Rejected(503, f"SNS signature cannot be checked now: {exc}") from None
 
 
 @router.post("/alerts/{source}")

@@ -20,9 +20,9 @@ also fires, with severity ``warning``: SNS only sends it to topics listed in the
 pipeline a metric that stopped reporting is often the outage itself. CloudWatch has no
 severity of its own, so ``ALARM`` carries none.
 
-Not done here: verifying ``Signature`` (it needs the signing certificate downloaded from
-``SigningCertURL``, which must itself be checked against ``sns.<region>.amazonaws.com``).
-Until then, authenticate SNS by a token in the subscribed URL.
+The webhook token in the subscribed URL authenticates SNS; with
+``WARROOM_SNS_VERIFY_SIGNATURES`` the message's ``Signature`` is checked as well
+(``handlers.sns_signature``, from ``signed_text`` and ``signing_cert_url`` here).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ IsoTimestamp = Annotated[datetime, PlainValidator(parse_iso_timestamp)]
 
 
 class SnsEnvelope(BaseModel):
-    """The SNS HTTP(S) message, whatever its type. Signature fields are kept for later use."""
+    """The SNS HTTP(S) message, whatever its type, with the fields its signature covers."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
@@ -125,6 +125,41 @@ def subscription_confirm_url(envelope: SnsEnvelope) -> str | None:
     if problem:
         raise PayloadError(f"SubscribeURL: {problem}")
     return url
+
+
+def signing_cert_url(envelope: SnsEnvelope) -> str:
+    """The certificate that signed the message, if it is SNS's own; else ``PayloadError``.
+
+    Checked like the ``SubscribeURL`` (https on the topic region's SNS host) and a ``.pem``
+    file: a forger would otherwise point at a certificate of their own.
+    """
+    url = envelope.signing_cert_url or ""
+    problem = _sns_url_problem(url, envelope.topic_arn)
+    if not problem and not urlsplit(url).path.endswith(".pem"):
+        problem = "not a .pem file"
+    if problem:
+        raise PayloadError(f"SigningCertURL: {problem}")
+    return url
+
+
+# The fields SNS signs, by message type, in this order; those absent are left out.
+_SIGNED = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
+_SIGNED_CONFIRMATION = (
+    "Message",
+    "MessageId",
+    "SubscribeURL",
+    "Timestamp",
+    "Token",
+    "TopicArn",
+    "Type",
+)
+
+
+def signed_text(payload: dict[str, Any], envelope: SnsEnvelope) -> bytes:
+    """The bytes SNS signed: ``name\\nvalue\\n`` for each signed field, values as sent."""
+    names = _SIGNED if envelope.type == "Notification" else _SIGNED_CONFIRMATION
+    fields = (f"{name}\n{payload[name]}\n" for name in names if isinstance(payload.get(name), str))
+    return "".join(fields).encode()
 
 
 def _sns_url_problem(url: str, topic_arn: str) -> str:
