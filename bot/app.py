@@ -89,7 +89,7 @@ def create_app(
             if socket is not None:
                 await socket.close_async()
             if jobs is not None:
-                jobs.shutdown(wait=False)
+                await jobs.stop()
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             dispatcher.close()

@@ -6,8 +6,18 @@ a restart loses nothing: the first tick after start-up picks up whatever came du
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import service
@@ -38,16 +48,46 @@ async def _escalate_all_due(rt: Runtime, rounds: int = 20) -> None:
 ESCALATION_BATCH = 100
 
 
-def start(rt: Runtime, dispatcher: Dispatcher) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(timezone="UTC")
-    scheduler.add_job(
-        tick,
-        "interval",
-        seconds=TICK_SECONDS,
-        args=[rt, dispatcher],
-        id="tick",
-        max_instances=1,
-        coalesce=True,
-    )
-    scheduler.start()
-    return scheduler
+STOP_WAIT = 5.0  # seconds stopping waits for a running tick before cancelling it
+FINISHED = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED  # one of these per run
+
+
+class Heartbeat:
+    """The scheduler and its tick; stopping lets a running tick finish first.
+
+    APScheduler's asyncio executor cancels a running job at shutdown and logs that as the
+    job failing, with a traceback: every restart during a busy tick (a storm's
+    escalations) would show operators an error for nothing. So ``stop`` pauses the
+    schedule and waits a little for the running tick before shutting the scheduler down.
+    A tick counts as running from its submission, before its task has started.
+    """
+
+    def __init__(self, beat: Callable[[], Awaitable[None]], every: float = TICK_SECONDS) -> None:
+        self._beat = beat
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._scheduler = AsyncIOScheduler(timezone="UTC")
+        self._scheduler.add_job(
+            self._tick, "interval", seconds=every, id="tick", max_instances=1, coalesce=True
+        )
+        self._scheduler.add_listener(lambda _: self._idle.clear(), EVENT_JOB_SUBMITTED)
+        self._scheduler.add_listener(lambda _: self._idle.set(), FINISHED)
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    async def _tick(self) -> None:
+        # A coroutine function of its own: APScheduler runs any other callable in a thread.
+        await self._beat()
+
+    async def stop(self, wait: float = STOP_WAIT) -> None:
+        self._scheduler.pause()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), wait)
+        self._scheduler.shutdown(wait=False)
+
+
+def start(rt: Runtime, dispatcher: Dispatcher) -> Heartbeat:
+    heartbeat = Heartbeat(functools.partial(tick, rt, dispatcher))
+    heartbeat.start()
+    return heartbeat
