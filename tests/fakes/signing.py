@@ -44,16 +44,21 @@ def signed_headers(
     }
 
 
-def slash_command_body(
+def slash_command_body(text: str, **fields: str) -> bytes:
+    """The form body of a slash command invocation (api.slack.com/interactivity/slash-commands)."""
+    return urlencode(slash_command_fields(text, **fields)).encode()
+
+
+def slash_command_fields(
     text: str,
     user_id: str = "U1",
     channel_id: str = "C1",
     command: str = "/incident",
     response_url: str = RESPONSE_URL,
     trigger_id: str = TRIGGER_ID,
-) -> bytes:
-    """The form body of a slash command invocation (api.slack.com/interactivity/slash-commands)."""
-    fields = {
+) -> dict[str, str]:
+    """A slash command's fields: its HTTP form, or its Socket Mode envelope's payload."""
+    return {
         "token": VERIFICATION_TOKEN,
         "team_id": TEAM_ID,
         "team_domain": TEAM_DOMAIN,
@@ -67,7 +72,6 @@ def slash_command_body(
         "response_url": response_url,
         "trigger_id": trigger_id,
     }
-    return urlencode(fields).encode()
 
 
 def block_action_body(

@@ -91,6 +91,7 @@ class FakeSlackApi(ThreadedFake):
         self.uploads: dict[str, bytes] = {}  # file_id -> bytes posted to its upload URL
         self.users: dict[str, dict[str, Any]] = {}  # user_id -> users.info "user" overrides
         self.history: dict[str, list[dict[str, Any]]] = {}  # channel -> messages people wrote
+        self.socket_mode_url = ""  # what apps.connections.open hands out (FakeSocketMode)
 
     @property
     def url(self) -> str:
@@ -192,6 +193,10 @@ class FakeSlackApi(ThreadedFake):
         token = _token(authorization, params)
         if not token:
             return _error("not_authed")
+        if method == "apps.connections.open":  # Socket Mode: the app-level token only
+            if not token.startswith("xapp-"):
+                return _error("not_allowed_token_type")
+            return 200, {"ok": True, "url": self.socket_mode_url}, {}
         if not token.startswith("xoxb-"):
             return _error("invalid_auth")
         route = _ROUTES.get(method)
