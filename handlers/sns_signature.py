@@ -8,11 +8,12 @@ https on SNS's own host for the topic's region, so TLS vouches for the certifica
 
 The certificate is fetched while the request waits, not by the dispatcher: it decides
 whether the request is accepted at all. Certificates are kept by URL (SNS rotates them
-rarely), so a storm of alarms costs one fetch.
+rarely), and messages arriving together wait for one fetch, so a storm costs one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from collections import OrderedDict
@@ -44,7 +45,8 @@ class CertificateUnavailable(Exception):
 class SnsSignatures:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
-        self._certificates: OrderedDict[str, x509.Certificate] = OrderedDict()
+        # Fetches, not certificates: messages arriving together share the first one's.
+        self._certificates: OrderedDict[str, asyncio.Future[x509.Certificate]] = OrderedDict()
 
     async def verify(self, payload: dict[str, Any], envelope: cloudwatch.SnsEnvelope) -> None:
         """Return if SNS signed this message; raise ``Unverified`` or ``CertificateUnavailable``."""
@@ -64,13 +66,22 @@ class SnsSignatures:
             raise Unverified("Signature does not match the message") from None
 
     async def _certificate(self, url: str) -> x509.Certificate:
-        certificate = self._certificates.get(url)
-        if certificate is None:
-            certificate = await self._fetch(url)
-            self._certificates[url] = certificate
+        fetch = self._certificates.get(url)
+        if fetch is None:
+            fetch = asyncio.ensure_future(self._fetch(url))
+            fetch.add_done_callback(lambda done: self._forget_failed(url, done))
+            self._certificates[url] = fetch
             if len(self._certificates) > KEPT:
                 self._certificates.popitem(last=False)
-        return certificate
+        # Shielded: a sender hanging up must not cancel the fetch the others wait for.
+        return await asyncio.shield(fetch)
+
+    def _forget_failed(self, url: str, fetch: asyncio.Future[x509.Certificate]) -> None:
+        """A failed fetch is not kept: the next message tries again."""
+        if (fetch.cancelled() or fetch.exception() is not None) and (
+            self._certificates.get(url) is fetch
+        ):
+            del self._certificates[url]
 
     async def _fetch(self, url: str) -> x509.Certificate:
         try:

@@ -4,6 +4,7 @@ signed as SNS signs them (``tests.fakes.sns``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -198,3 +199,13 @@ async def test_any_change_to_a_signed_field_is_refused_and_stores_nothing(
     assert response.status_code in (400, 401), response.text
     assert response.json()["error"]
     assert await stored(verifying) == before
+
+
+async def test_messages_arriving_together_share_one_certificate_fetch(
+    verifying: Harness, sns_host: FakeSnsHost, signing_key: SigningKey, samples: Path
+) -> None:
+    alarm = sample(samples, NOTIFICATION)
+    messages = [signing_key.sign({**alarm, "MessageId": f"m{n}"}) for n in range(8)]
+    responses = await asyncio.gather(*(post(verifying, m) for m in messages))
+    assert [r.status_code for r in responses] == [200] * 8
+    assert sns_host.fetched == [CERT_PATH]
