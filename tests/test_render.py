@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from bot import mrkdwn, render
+from bot.render import kit
+from bot.render.card import _card_actions
 from bot.snapshot import IncidentSnapshot
 from tests.snapshots import (
     at,
@@ -312,21 +314,19 @@ def test_every_builder_stays_within_limits_under_load() -> None:
 
 def test_block_primitives_enforce_their_own_limits() -> None:
     blocks = [
-        render._header("h" * 500),
-        render._section("s" * 5000),
-        render._fields([(f"F{n}", "v" * 5000) for n in range(12)]),
-        render._context(*(["c" * 5000] * 12)),
-        render._actions("a", render._button("b" * 100, "incident_ack", "1")),
+        kit.header("h" * 500),
+        kit.section("s" * 5000),
+        kit.fields([(f"F{n}", "v" * 5000) for n in range(12)]),
+        kit.context(*(["c" * 5000] * 12)),
+        kit.actions("a", kit.button("b" * 100, "incident_ack", "1")),
     ]
-    assert_within_limits({"text": "t", "blocks": render._fit(blocks)})
+    assert_within_limits({"text": "t", "blocks": kit.fit(blocks)})
 
 
 def test_a_message_with_too_many_blocks_is_shortened_but_keeps_its_button() -> None:
     snap = make_snapshot(alerts=[make_alert(n, summary="y" * 400) for n in range(5)])
-    blocks = [render._section("z" * 2900) for _ in range(60)] + [
-        render._card_actions(snap.incident)
-    ]
-    fitted = render._fit(blocks)
+    blocks = [kit.section("z" * 2900) for _ in range(60)] + [_card_actions(snap.incident)]
+    fitted = kit.fit(blocks)
     message = {"text": "t", "blocks": fitted}
     assert_within_limits(message)
     assert fitted[-2]["type"] == "actions"
