@@ -201,6 +201,8 @@ def start_server(
         "SLACK_SIGNING_SECRET": "",
         "SLACK_APP_TOKEN": "",
         "WARROOM_GRAFANA_SECRET": "",
+        "WARROOM_GRAFANA_SIGNATURE_HEADER": "",
+        "WARROOM_GRAFANA_TIMESTAMP_HEADER": "",
         "WARROOM_SNS_VERIFY_SIGNATURES": "false",
         "WARROOM_ANNOUNCE_CHANNEL": "",
         "WARROOM_HANDOFF_CHANNEL": "",

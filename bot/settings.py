@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     port: int = Field(3000, alias="PORT")
     sources_file: Path = Field(Path("./sources.yaml"), alias="WARROOM_SOURCES")
     grafana_secret: str | None = Field(None, alias="WARROOM_GRAFANA_SECRET")
+    # Grafana lets each contact point name both headers; unset: the names in its docs.
+    grafana_signature_header: str | None = Field(None, alias="WARROOM_GRAFANA_SIGNATURE_HEADER")
+    grafana_timestamp_header: str | None = Field(None, alias="WARROOM_GRAFANA_TIMESTAMP_HEADER")
     # Off by default: the webhook token already authenticates SNS, and checking needs the
     # bot to reach sns.<region>.amazonaws.com (see handlers/sns_signature.py).
     sns_verify_signatures: bool = Field(False, alias="WARROOM_SNS_VERIFY_SIGNATURES")
@@ -56,6 +59,8 @@ class Settings(BaseSettings):
         "slack_app_token",
         "webhook_token",
         "grafana_secret",
+        "grafana_signature_header",
+        "grafana_timestamp_header",
     )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:

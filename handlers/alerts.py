@@ -203,6 +203,28 @@ async def _check_sns_signature(
         raise Rejected(503, f"SNS signature cannot be checked now: {exc}") from None
 
 
+def _check_grafana_signature(rt: Runtime, request: Request, body: bytes) -> None:
+    settings = rt.settings
+    if settings.grafana_secret is None:
+        return
+    signature = settings.grafana_signature_header or grafana.SIGNATURE_HEADER
+    timestamp = settings.grafana_timestamp_header or grafana.TIMESTAMP_HEADER
+    if not grafana.verify_signature(
+        body,
+        request.headers,
+        settings.grafana_secret,
+        signature_header=signature,
+        timestamp_header=timestamp,
+    ):
+        raise Rejected(
+            401,
+            f"missing or wrong {signature}: the hex HMAC-SHA256 of the body, or of"
+            f" '<timestamp>:<body>' with the timestamp in {timestamp}"
+            " (WARROOM_GRAFANA_SIGNATURE_HEADER and WARROOM_GRAFANA_TIMESTAMP_HEADER"
+            " must name the headers set on the Grafana contact point)",
+        )
+
+
 @router.post("/alerts/{source}")
 async def receive_alerts(source: str, request: Request) -> JSONResponse:
     rt: Runtime = request.app.state.runtime
@@ -213,13 +235,8 @@ async def receive_alerts(source: str, request: Request) -> JSONResponse:
         raise Rejected(404, f"unknown alert source {source!r}; known sources: {known}")
     _require_token(request)
     body = await read_body(request)
-    secret = rt.settings.grafana_secret
-    if (
-        source == grafana.SOURCE
-        and secret
-        and not grafana.verify_signature(body, request.headers, secret)
-    ):
-        raise Rejected(401, f"missing or wrong {grafana.SIGNATURE_HEADER}")
+    if source == grafana.SOURCE:
+        _check_grafana_signature(rt, request, body)
     try:
         alerts = parser(parse_json(body))
     except PayloadError as exc:

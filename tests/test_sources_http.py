@@ -64,6 +64,32 @@ async def test_grafana_signature_is_checked_when_a_secret_is_set(
         assert ok.status_code == 200
 
 
+async def test_grafana_signature_headers_named_as_on_the_contact_point(
+    settings: Settings, fake_slack: FakeSlackApi, clock: FakeClock, samples: Path
+) -> None:
+    """Grafana has no default timestamp header name: a contact point provisioned with
+    ``X-Grafana-Alerting-Timestamp`` signs ``"<timestamp>:<body>"`` and sends the stamp there."""
+    secret = "grafana-shared-secret"
+    custom = {
+        "grafana_secret": secret,
+        "grafana_signature_header": "X-Signature",
+        "grafana_timestamp_header": "X-Grafana-Alerting-Timestamp",
+    }
+    body = (samples / "grafana.json").read_bytes()
+    stamp = "1796032800"
+    good = hmac.new(secret.encode(), f"{stamp}:".encode() + body, hashlib.sha256).hexdigest()
+    sent = {"Authorization": f"Bearer {settings.webhook_token}", "X-Signature": good}
+    async with Harness.running(settings.model_copy(update=custom), fake_slack, clock) as bot:
+        unstamped = await bot.client.post("/alerts/grafana", content=body, headers=sent)
+        assert unstamped.status_code == 401
+        error = unstamped.json()["error"]
+        assert "X-Signature" in error and "X-Grafana-Alerting-Timestamp" in error
+        assert await counts(bot) == (0, 0)
+        stamped = sent | {"X-Grafana-Alerting-Timestamp": stamp}
+        ok = await bot.client.post("/alerts/grafana", content=body, headers=stamped)
+        assert ok.status_code == 200, ok.text
+
+
 async def test_pagerduty_events_api_trigger_then_resolve(bot: Harness, samples: Path) -> None:
     trigger = sample(samples, "pagerduty_v2.json")
     resolve = sample(samples, "pagerduty_v2_resolve.json")
