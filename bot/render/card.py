@@ -11,9 +11,8 @@ from bot.clock import as_utc
 from bot.mrkdwn import channel_link, mention, truncate, ts
 from bot.postmortem import Postmortem
 from bot.postmortem import build as build_postmortem
-from bot.render import kit, pieces
-from bot.render.kit import CARD_ALERTS, STATUS_TEXT, STEP_TITLE, Block, Message
-from bot.render.steps import STEP_MARK
+from bot.render import kit, pieces, steps
+from bot.render.kit import CARD_ALERTS, STATUS_TEXT, Block, Message
 from bot.snapshot import IncidentSnapshot, IncidentView, PageView
 
 ACK_INCIDENT_ACTION = "incident_ack"
@@ -127,15 +126,7 @@ def _step_blocks(snap: IncidentSnapshot) -> list[Block]:
     if not snap.steps:
         return []
     names = pieces.role_names(snap)
-    lines = []
-    for step in sorted(snap.steps, key=lambda s: s.position):
-        mark = STEP_MARK.get(step.state, "☐")
-        line = f"{mark} {step.position + 1}. {kit.text(step.title, STEP_TITLE)}"
-        if step.role:
-            line += f" · _{kit.text(names.get(step.role, step.role), 80)}_"
-        if step.state != "pending" and step.done_by:
-            line += f" · {mention(step.done_by)}"
-        lines.append(line)
+    lines = [steps.step_line(s, names) for s in sorted(snap.steps, key=lambda s: s.position)]
     lines[0] = f"*Playbook steps*\n{lines[0]}"
     return kit.line_sections(lines, 2, lambda n: f"…and {n} more steps")
 

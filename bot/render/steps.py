@@ -1,8 +1,8 @@
 """The playbook checklist and the modal that asks why a step is skipped.
 
-The card lists the steps in brief; the checklist is where people work through them, with
-the current step expanded into its details, check and buttons. The marks for step states
-and check outcomes live here because the card and the event lines use them too.
+The card lists the steps in brief (``step_line``, shared); the checklist is where people
+work through them, with the current step expanded into its details, check and buttons.
+The check-outcome marks live here because the event lines use them too.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def steps_message(snap: IncidentSnapshot, *, interactive: bool = True) -> Messag
                 step, names, interactive and snap.incident.status == "open"
             )
         else:
-            blocks.append(kit.context(_step_line(step, names)))
+            blocks.append(kit.context(step_line(step, names, detailed=True)))
     done = sum(s.state != "pending" for s in snap.steps)
     if current is None and snap.steps:
         blocks.append(kit.section("🎉 Every step is done."))
@@ -44,25 +44,28 @@ def steps_message(snap: IncidentSnapshot, *, interactive: bool = True) -> Messag
     return kit.message(fallback, blocks)
 
 
-def _step_line(step: StepView, names: Mapping[str, str]) -> str:
+def step_line(step: StepView, names: Mapping[str, str], *, detailed: bool = False) -> str:
+    """One step as a line: brief on the card, ``detailed`` (skip reason, check) in the list."""
+    number = f"*{step.position + 1}.*" if detailed else f"{step.position + 1}."
     mark = STEP_MARK.get(step.state, "☐")
-    line = f"{mark} *{step.position + 1}.* {kit.text(step.title, STEP_TITLE)}"
-    if step.role:
-        line += f" · _{kit.text(names.get(step.role, step.role), 80)}_"
+    line = f"{mark} {number} {kit.text(step.title, STEP_TITLE)}{_role(step, names)}"
     if step.state != "pending" and step.done_by:
         line += f" · {mention(step.done_by)}"
-    if step.note:
+    if detailed and step.note:
         line += f" · skipped: {kit.text(step.note, 300)}"
-    if step.check_outcome:
+    if detailed and step.check_outcome:
         line += f" · {CHECK_MARK.get(step.check_outcome, '')} check {step.check_outcome}"
     return line
+
+
+def _role(step: StepView, names: Mapping[str, str]) -> str:
+    return f" · _{kit.text(names.get(step.role, step.role), 80)}_" if step.role else ""
 
 
 def _current_step_blocks(
     step: StepView, names: Mapping[str, str], interactive: bool
 ) -> list[Block]:
-    role = f" · _{kit.text(names.get(step.role, step.role), 80)}_" if step.role else ""
-    text = f"▶️ *{step.position + 1}. {kit.text(step.title, STEP_TITLE)}*{role}"
+    text = f"▶️ *{step.position + 1}. {kit.text(step.title, STEP_TITLE)}*{_role(step, names)}"
     if step.details.strip():
         text += "\n" + truncate(escape(step.details.strip()), STEP_DETAILS)
     blocks = [kit.section(text)]
