@@ -19,6 +19,8 @@ from bot.runtime import LoadedConfig
 def explain(
     config: LoadedConfig, alerts: list[NormalizedAlert], now: datetime | None = None
 ) -> str:
+    if not alerts:  # parses, but carries nothing to store (an SNS confirmation, say)
+        return "no alerts in this payload: Warroom would answer 200 and store nothing"
     now = now or utcnow()
     return "\n".join(line for alert in alerts for line in [*_explain_one(config, alert, now), ""])
 

@@ -65,6 +65,13 @@ def test_route_explains_where_sample_alerts_go(settings: Settings, samples: Path
     assert "data-scientist: UDS" in result.stdout
 
 
+def test_route_says_so_when_a_payload_holds_no_alerts(settings: Settings, samples: Path) -> None:
+    confirmation = samples / "cloudwatch_sns_subscription_confirmation.json"
+    result = warroom(settings, "route", str(confirmation), "--source", "cloudwatch")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("no alerts in this payload")
+
+
 def test_route_rejects_a_malformed_file(settings: Settings, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"version": "4", "alerts": [{"status": "firing"}]}')
