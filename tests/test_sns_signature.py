@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as fuzzing
 from hypothesis import strategies as st
@@ -23,7 +24,7 @@ from bot.settings import Settings
 from handlers.sns_signature import SnsSignatures
 from tests.conftest import FakeClock
 from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.sns import CERT_PATH, FakeSnsHost, SigningKey, to_fake_host
+from tests.fakes.sns import CERT_PATH, FakeSnsHost, SigningKey, self_signed, to_fake_host
 from tests.harness import Harness
 
 NOTIFICATION = "cloudwatch_sns.json"
@@ -209,3 +210,31 @@ async def test_messages_arriving_together_share_one_certificate_fetch(
     responses = await asyncio.gather(*(post(verifying, m) for m in messages))
     assert [r.status_code for r in responses] == [200] * 8
     assert sns_host.fetched == [CERT_PATH]
+
+
+async def test_a_certificate_url_serving_something_else_is_refused(
+    verifying: Harness, sns_host: FakeSnsHost, signing_key: SigningKey, samples: Path
+) -> None:
+    sns_host.certificates[CERT_PATH] = b"<html>Not a certificate</html>"
+    response = await post(verifying, signing_key.sign(sample(samples, NOTIFICATION)))
+    assert response.status_code == 401
+    assert response.json()["error"] == "SNS signature: SigningCertURL is not a PEM certificate"
+
+
+async def test_a_certificate_without_an_rsa_key_is_refused(
+    verifying: Harness, sns_host: FakeSnsHost, signing_key: SigningKey, samples: Path
+) -> None:
+    sns_host.certificates[CERT_PATH] = self_signed(ec.generate_private_key(ec.SECP256R1()))
+    response = await post(verifying, signing_key.sign(sample(samples, NOTIFICATION)))
+    assert response.status_code == 401
+    assert "has no RSA key" in response.json()["error"]
+
+
+async def test_a_certificate_host_that_cannot_be_reached_asks_sns_to_retry(
+    verifying: Harness, sns_host: FakeSnsHost, signing_key: SigningKey, samples: Path
+) -> None:
+    sns_host.stop()  # connections to it are now refused
+    response = await post(verifying, signing_key.sign(sample(samples, NOTIFICATION)))
+    assert response.status_code == 503
+    assert "fetching SigningCertURL failed" in response.json()["error"]
+    assert await stored(verifying) == 0

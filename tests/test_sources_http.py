@@ -150,6 +150,20 @@ async def test_cloudwatch_alarm_arrives_as_text_plain(bot: Harness, samples: Pat
     assert response.json()["incidents_opened"] == [1]
 
 
+async def test_cloudwatch_message_type_header_must_agree_with_the_body(
+    bot: Harness, samples: Path
+) -> None:
+    response = await bot.client.post(
+        f"/alerts/cloudwatch?token={bot.settings.webhook_token}",
+        content=(samples / "cloudwatch_sns.json").read_bytes(),
+        headers={"x-amz-sns-message-type": "SubscriptionConfirmation"},
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "x-amz-sns-message-type says 'SubscriptionConfirmation'" in error
+    assert await counts(bot) == (0, 0)
+
+
 async def test_cloudwatch_subscription_is_confirmed_by_an_effect(
     bot: Harness, samples: Path
 ) -> None:

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from tests.fakes.threaded import ThreadedFake
@@ -43,19 +43,7 @@ class SigningKey:
     @classmethod
     def new(cls, *, valid_for: timedelta = timedelta(days=365)) -> SigningKey:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-        now = datetime.now(UTC)
-        certificate = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + valid_for)
-            .sign(key, hashes.SHA256())
-        )
-        return cls(key, certificate.public_bytes(serialization.Encoding.PEM))
+        return cls(key, self_signed(key, valid_for=valid_for))
 
     def sign(self, message: dict[str, Any], *, version: str = "1") -> dict[str, Any]:
         """The message as SNS sends it: with its signature, version and certificate URL."""
@@ -69,6 +57,27 @@ class SigningKey:
             "Signature": base64.b64encode(signature).decode(),
             "SigningCertURL": CERT_URL,
         }
+
+
+def self_signed(
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+    *,
+    valid_for: timedelta = timedelta(days=365),
+) -> bytes:
+    """A certificate for ``key`` named as SNS's are, signed by itself, as PEM."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + valid_for)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM)
 
 
 @dataclass
