@@ -27,6 +27,7 @@ from bot.db import Database
 from bot.dispatcher import Deliver, Dispatcher, Router
 from bot.effects import EffectKind
 from bot.intake_queue import IntakeQueue
+from bot.leadership import Leadership
 from bot.pacing import Pacer
 from bot.pager_delivery import PagerDelivery
 from bot.runtime import LoadedConfig, Runtime
@@ -69,7 +70,7 @@ def create_app(
     routes[EffectKind.CONFIRM_SUBSCRIPTION] = lambda effect: subscriptions.confirm(
         checks.client, effect.payload
     )
-    dispatcher = Dispatcher(rt.db, Router(routes), clock=clock)
+    dispatcher = Dispatcher(rt.db, Router(routes), clock=clock, leadership=Leadership(rt.db))
     rt.after_commit = dispatcher.wake
     for problem in rt.config.problems:
         log.warning("config: %s", problem)
@@ -94,6 +95,8 @@ def create_app(
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             dispatcher.close()
             await dispatcher.idle()
+            if dispatcher.leadership is not None:
+                await dispatcher.leadership.release()  # another replica may deliver now
             await checks.client.aclose()
             await rt.db.dispose()
 

@@ -2,9 +2,11 @@
 
 Effects are claimed with a short lease (``claimed_until``) in their own transaction, so
 no database transaction stays open during a Slack call, and an effect claimed by a
-process that died is taken over once its lease runs out. On PostgreSQL the claim uses
-``FOR UPDATE SKIP LOCKED``, so several replicas share the work without double delivery.
-Only the oldest undelivered effect of each ``ordering_key`` is eligible, which keeps one
+process that died is taken over once its lease runs out. Of several replicas, only the
+one holding the delivery lock claims (``bot.leadership``), so Slack's limits, booked in
+its memory, hold for all; the claim still uses ``FOR UPDATE SKIP LOCKED`` (PostgreSQL),
+so a leader that lost its lock and the new one never deliver the same effect. Only the
+oldest undelivered effect of each ``ordering_key`` is eligible, which keeps one
 incident's messages in order while different incidents proceed in parallel. Delivery may
 answer "not yet" (``Deferred``, a rate limit's next free slot): the effect waits, without
 counting as an attempt, and the dispatcher wakes itself when it is due.
@@ -15,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +28,7 @@ from sqlalchemy import Select, Update, and_, bindparam, case, func, or_, select,
 
 from bot.clock import Clock, utcnow
 from bot.db import Database
+from bot.leadership import Leadership
 from bot.models import Effect, EffectState
 
 log = logging.getLogger(__name__)
@@ -83,13 +88,26 @@ def backoff(attempts: int) -> timedelta:
 BATCH = 8
 
 
+# Seconds between a replica's looks at the delivery lock (``bot.leadership``): how soon a
+# replica takes over from a leader that stopped, and how often the leader checks it still is.
+LEADERSHIP_EVERY = 2.0
+
+
 class Dispatcher:
     def __init__(
-        self, db: Database, deliver: Deliver, *, clock: Clock = utcnow, batch: int = BATCH
+        self,
+        db: Database,
+        deliver: Deliver,
+        *,
+        clock: Clock = utcnow,
+        batch: int = BATCH,
+        leadership: Leadership | None = None,
     ) -> None:
         self.db = db
         self.deliver = deliver
         self.clock = clock
+        self.leadership = leadership  # None: this process is the only one delivering
+        self._looked = -math.inf  # when the delivery lock was last taken or checked
         self._wanted = False
         self._task: asyncio.Task[None] | None = None
         self._wakes: list[datetime] = []  # heap: when deferred effects come due
@@ -158,12 +176,22 @@ class Dispatcher:
 
     async def drain(self) -> int:
         """Deliver every eligible effect; returns how many were attempted."""
+        if not await self._leading():
+            return 0
         total = 0
         while claimed := await self.claim():
             outcomes = await asyncio.gather(*(self._deliver_one(effect) for effect in claimed))
             await self._record(outcomes)
             total += len(claimed)
         return total
+
+    async def _leading(self) -> bool:
+        if self.leadership is None:
+            return True
+        if time.monotonic() - self._looked >= LEADERSHIP_EVERY:
+            self._looked = time.monotonic()
+            await self.leadership.refresh()
+        return self.leadership.held
 
     async def claim(self) -> list[Claimed]:
         now = self.clock()

@@ -1,0 +1,82 @@
+"""Two replicas on one database: only the one holding the delivery lock talks to Slack.
+
+Both run the whole app against the same database (PostgreSQL: an advisory lock; SQLite:
+a flock beside the file) and the same fake Slack, each with its own bot token, so every
+Slack call says which replica made it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from bot.db import Database
+from bot.leadership import Leadership
+from bot.settings import Settings
+from tests.conftest import FakeClock
+from tests.fakes.slack_api import FakeSlackApi
+from tests.harness import Harness
+
+SECOND_TOKEN = "xoxb-second-replica"
+
+
+def firing(samples: Path) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads((samples / "alertmanager-0.25-firing.json").read_text())
+    return payload
+
+
+def tokens(slack: FakeSlackApi) -> set[str | None]:
+    return {call.authorization for call in slack.calls()}
+
+
+async def test_only_the_replica_holding_the_delivery_lock_talks_to_slack(
+    settings: Settings, fake_slack: FakeSlackApi, clock: FakeClock, samples: Path
+) -> None:
+    second_settings = settings.model_copy(update={"slack_bot_token": SECOND_TOKEN})
+    async with Harness.running(settings, fake_slack, clock) as first:
+        assert first.dispatcher.leadership is not None
+        assert await first.dispatcher.leadership.refresh(), "the first replica leads"
+        async with Harness.running(second_settings, fake_slack, clock) as second:
+            assert second.dispatcher.leadership is not None
+            assert not await second.dispatcher.leadership.refresh()
+            response = await second.post_alerts(firing(samples))
+            assert response.json()["incidents_opened"] == [1]
+            await second.settle()
+            assert fake_slack.calls("conversations.create") == [], "the second never delivers"
+            await first.settle()  # the leader picks up what the second replica wrote
+            assert fake_slack.calls("conversations.create")
+            assert tokens(fake_slack) == {f"Bearer {settings.slack_bot_token}"}
+
+
+async def test_when_the_leader_stops_another_replica_takes_over(
+    settings: Settings, fake_slack: FakeSlackApi, clock: FakeClock, samples: Path
+) -> None:
+    second_settings = settings.model_copy(update={"slack_bot_token": SECOND_TOKEN})
+    async with Harness.running(settings, fake_slack, clock) as first:
+        assert first.dispatcher.leadership is not None
+        assert await first.dispatcher.leadership.refresh()
+        second_running = Harness.running(second_settings, fake_slack, clock)
+        second = await second_running.__aenter__()
+    try:  # the first replica has stopped, and let go of the lock
+        assert second.dispatcher.leadership is not None
+        assert await second.dispatcher.leadership.refresh(), "the second replica takes over"
+        await second.post_alerts(firing(samples))
+        await second.settle()
+        assert fake_slack.calls("conversations.create")
+        assert tokens(fake_slack) == {f"Bearer {SECOND_TOKEN}"}
+    finally:
+        await second_running.__aexit__(None, None, None)
+
+
+async def test_a_replica_asking_twice_at_once_still_leads(db: Database) -> None:
+    """Its startup drain and its first tick may ask together: neither may lock out the other."""
+    leadership = Leadership(db)
+    try:
+        assert await asyncio.gather(leadership.refresh(), leadership.refresh()) == [True, True]
+        other = Leadership(db)
+        assert not await other.refresh(), "the lock is held, by the first only"
+        await other.release()
+    finally:
+        await leadership.release()
