@@ -34,13 +34,14 @@ except ImportError:  # pragma: no cover - not POSIX: one process per database is
     fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
-_TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
 
 LOCK_KEY = 0x5741_5252  # "WARR": the advisory lock every Warroom replica of a database uses
+_TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
+_PING = text("SELECT 1")
 
 
 class Leadership:
-    """Whether this process delivers effects; ``refresh`` (each tick) takes or checks it."""
+    """Whether this process delivers effects; ``refresh`` takes the lock or checks it."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -94,10 +95,12 @@ class Leadership:
 
     async def _take_advisory_lock(self) -> bool:
         connection = await self.db.engine.connect()
-        taken = await connection.scalar(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}
-        )
-        await connection.commit()  # the lock is the session's; no transaction stays open
+        try:
+            taken = await connection.scalar(_TRY_LOCK, {"key": LOCK_KEY})
+            await connection.commit()  # the lock is the session's; no transaction stays open
+        except Exception:
+            await connection.invalidate()  # it may hold the lock: its session must end
+            raise
         if not taken:
             await connection.close()
             return False
@@ -106,7 +109,7 @@ class Leadership:
 
     async def _check(self) -> bool:
         if self._connection is not None:
-            await self._connection.execute(text("SELECT 1"))  # raises once the session is gone
+            await self._connection.execute(_PING)  # raises once the session is gone
             await self._connection.commit()
         return True
 
