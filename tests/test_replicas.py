@@ -8,9 +8,12 @@ Slack call says which replica made it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.db import Database
 from bot.leadership import Leadership
@@ -31,43 +34,47 @@ def tokens(slack: FakeSlackApi) -> set[str | None]:
     return {call.authorization for call in slack.calls()}
 
 
+async def leads(bot: Harness) -> bool:
+    """Ask as the dispatcher does every 2 s: take the delivery lock, or check it is ours."""
+    assert bot.dispatcher.leadership is not None
+    return await bot.dispatcher.leadership.refresh()
+
+
+@pytest.fixture
+def second(settings: Settings) -> Settings:
+    return settings.model_copy(update={"slack_bot_token": SECOND_TOKEN})
+
+
 async def test_only_the_replica_holding_the_delivery_lock_talks_to_slack(
-    settings: Settings, fake_slack: FakeSlackApi, clock: FakeClock, samples: Path
+    settings: Settings, second: Settings, fake_slack: FakeSlackApi, clock: FakeClock, samples: Path
 ) -> None:
-    second_settings = settings.model_copy(update={"slack_bot_token": SECOND_TOKEN})
     async with Harness.running(settings, fake_slack, clock) as first:
-        assert first.dispatcher.leadership is not None
-        assert await first.dispatcher.leadership.refresh(), "the first replica leads"
-        async with Harness.running(second_settings, fake_slack, clock) as second:
-            assert second.dispatcher.leadership is not None
-            assert not await second.dispatcher.leadership.refresh()
-            response = await second.post_alerts(firing(samples))
+        assert await leads(first), "the first replica leads"
+        async with Harness.running(second, fake_slack, clock) as other:
+            assert not await leads(other)
+            response = await other.post_alerts(firing(samples))
             assert response.json()["incidents_opened"] == [1]
-            await second.settle()
-            assert fake_slack.calls("conversations.create") == [], "the second never delivers"
-            await first.settle()  # the leader picks up what the second replica wrote
+            await other.settle()
+            assert fake_slack.calls("conversations.create") == [], "the other never delivers"
+            await first.settle()  # the leader picks up what the other replica wrote
             assert fake_slack.calls("conversations.create")
             assert tokens(fake_slack) == {f"Bearer {settings.slack_bot_token}"}
 
 
 async def test_when_the_leader_stops_another_replica_takes_over(
-    settings: Settings, fake_slack: FakeSlackApi, clock: FakeClock, samples: Path
+    settings: Settings, second: Settings, fake_slack: FakeSlackApi, clock: FakeClock, samples: Path
 ) -> None:
-    second_settings = settings.model_copy(update={"slack_bot_token": SECOND_TOKEN})
-    async with Harness.running(settings, fake_slack, clock) as first:
-        assert first.dispatcher.leadership is not None
-        assert await first.dispatcher.leadership.refresh()
-        second_running = Harness.running(second_settings, fake_slack, clock)
-        second = await second_running.__aenter__()
-    try:  # the first replica has stopped, and let go of the lock
-        assert second.dispatcher.leadership is not None
-        assert await second.dispatcher.leadership.refresh(), "the second replica takes over"
-        await second.post_alerts(firing(samples))
-        await second.settle()
+    async with contextlib.AsyncExitStack() as stack:
+        async with Harness.running(settings, fake_slack, clock) as first:
+            assert await leads(first)
+            other = await stack.enter_async_context(Harness.running(second, fake_slack, clock))
+            assert not await leads(other)
+        # The first replica has stopped, and let go of the lock.
+        assert await leads(other), "the other replica takes over"
+        await other.post_alerts(firing(samples))
+        await other.settle()
         assert fake_slack.calls("conversations.create")
         assert tokens(fake_slack) == {f"Bearer {SECOND_TOKEN}"}
-    finally:
-        await second_running.__aexit__(None, None, None)
 
 
 async def test_a_replica_asking_twice_at_once_still_leads(db: Database) -> None:
