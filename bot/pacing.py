@@ -7,7 +7,8 @@ gateway books a slot on every limit a call is subject to (its *keys*) before mak
 A call whose slot is in the future is deferred (``dispatcher.Deferred``) and comes back
 then, holding its booking, so bookings are served in the order they were made.
 
-State is in memory and per process: it paces what this process sends. Lost bookings (an
+State is in memory and per process: it paces what this process sends, and only one
+replica delivers effects at a time (``bot.leadership``), so it sees them all. Lost bookings (an
 effect that never came back) are pruned, so memory stays flat however many calls pass.
 """
 
