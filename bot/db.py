@@ -101,8 +101,15 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def upgrade(self) -> None:
-        """Apply every pending migration (idempotent)."""
+        """Apply every pending migration (idempotent).
+
+        Replicas starting together take turns: on PostgreSQL a transaction lock, held until
+        the migrations commit (SQLite's write lock does the same), so the second finds the
+        schema in place instead of failing to create it again.
+        """
         async with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                await conn.execute(_MIGRATION_LOCK, {"key": MIGRATION_LOCK_KEY})
             await conn.run_sync(_upgrade)
 
     async def dispose(self) -> None:
@@ -194,6 +201,10 @@ def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
+
+
+MIGRATION_LOCK_KEY = 0x5741_524D  # "WARM"
+_MIGRATION_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def _upgrade(connection: Connection) -> None:

@@ -40,6 +40,20 @@ def test_db_upgrade_creates_the_schema_and_is_idempotent(settings: Settings) -> 
     assert warroom(settings, "db", "upgrade").returncode == 0
 
 
+def test_replicas_starting_together_both_migrate(settings: Settings) -> None:
+    """Two replicas deployed at once each migrate a fresh database on start: both succeed,
+    one waiting for the other, instead of one failing to create the schema again."""
+    upgrade = [sys.executable, "-m", "bot", "db", "upgrade"]
+    env = {**os.environ, "DATABASE_URL": settings.database_url}
+    replicas = [
+        subprocess.Popen(upgrade, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    for replica in replicas:
+        _, stderr = replica.communicate(timeout=120)
+        assert replica.returncode == 0, stderr.decode()
+
+
 def test_lint_passes_on_the_shipped_playbooks(settings: Settings) -> None:
     result = warroom(settings, "playbooks", "lint")
     assert result.returncode == 0, result.stdout
