@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import math
@@ -237,17 +238,18 @@ class Storm:
 
 
 async def send_storm(
-    client: httpx.AsyncClient,
+    clients: Sequence[httpx.AsyncClient],
     bodies: Sequence[bytes],
     *,
     seconds: float,
     concurrency: int,
-    server_pid: int,
+    server_pids: Sequence[int],
 ) -> Storm:
     """Send request i at ``i * seconds / len(bodies)`` (or at once when ``seconds`` is 0).
 
     At most ``concurrency`` requests are in flight; when the server falls behind, requests
-    start late, and the lag says by how much.
+    start late, and the lag says by how much. With several replicas, request i goes to
+    replica ``i mod n``, as a round-robin load balancer would send it.
     """
     latencies = [0.0] * len(bodies)
     lags = [0.0] * len(bodies)
@@ -255,7 +257,7 @@ async def send_storm(
     errors: list[str] = []
     pending = iter(range(len(bodies)))
     interval = seconds / len(bodies)
-    cpu_before = cpu_seconds(server_pid)
+    cpu_before = sum(map(cpu_seconds, server_pids))
     started = time.perf_counter()
 
     async def worker() -> None:
@@ -266,6 +268,7 @@ async def send_storm(
             sent = time.perf_counter()
             lags[i], starts[i] = max(0.0, sent - due), sent - started
             try:
+                client = clients[i % len(clients)]
                 response = await client.post(INTAKE_PATH, content=bodies[i])
                 if response.status_code != 200:
                     errors.append(f"HTTP {response.status_code}: {response.text[:300]}")
@@ -275,7 +278,8 @@ async def send_storm(
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall = time.perf_counter() - started
-    return Storm(latencies, lags, starts, wall, cpu_seconds(server_pid) - cpu_before, errors)
+    cpu = sum(map(cpu_seconds, server_pids)) - cpu_before
+    return Storm(latencies, lags, starts, wall, cpu, errors)
 
 
 async def settle(engine: AsyncEngine, limit: float) -> tuple[int, float | None]:
@@ -422,48 +426,60 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
     notes = Notifications()
     bodies, per_group = build_bodies(args, notes)
     token = secrets.token_urlsafe(24)
-    port = free_port()
-    log = workdir / "server.log"
     print(
         f"Warroom storm: {notes.sent_alerts} alerts in {len(bodies)} requests "
         f"(up to {args.alerts_per_request} each), {len(per_group)} group keys, "
-        f"over {args.seconds:g} s at concurrency {args.concurrency}; "
-        f"database {describe(database_url)}"
+        f"over {args.seconds:g} s at concurrency {args.concurrency}, "
+        f"{args.replicas} replica(s); database {describe(database_url)}"
     )
     print("load average before the run: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
     slack = TimedSlackApi().start()
-    proc = start_app(database_url, token, port, slack.url, log)
+    ports = [free_port() for _ in range(args.replicas)]
+    logs = [workdir / f"server{n}.log" for n in range(args.replicas)]
+    procs = [
+        start_app(database_url, token, port, slack.url, log)
+        for port, log in zip(ports, logs, strict=True)
+    ]
+    proc = procs[0]  # the one whose memory is sampled
     poller = poller_engine(database_url)
     samples: list[Sample] = []
     try:
-        async with make_client(port, token, args.concurrency, httpx_pool=False) as client:
-            await wait_healthy(client, proc)
+        async with contextlib.AsyncExitStack() as clients_open:
+            clients = [
+                await clients_open.enter_async_context(
+                    make_client(p, token, args.concurrency, httpx_pool=False)
+                )
+                for p in ports
+            ]
+            for client, replica in zip(clients, procs, strict=True):
+                await wait_healthy(client, replica)
             idle_rss = rss_mib(proc.pid)
             stop_sampling = asyncio.Event()
             sampler = asyncio.create_task(sample_server(proc.pid, poller, samples, stop_sampling))
             storm_began, began_at = time.monotonic(), datetime.now(UTC)
             storm = await send_storm(
-                client,
+                clients,
                 bodies,
                 seconds=args.seconds,
                 concurrency=args.concurrency,
-                server_pid=proc.pid,
+                server_pids=[replica.pid for replica in procs],
             )
             backlog, settled_in = await settle(poller, args.settle_timeout)
             stop_sampling.set()
             await sampler
-        peak_rss = peak_rss_mib(proc.pid)
+        peak_rss = max(peak_rss_mib(replica.pid) for replica in procs)
         incidents = await incident_rows(poller, notes.run_id)
         states = await effect_states(poller)
     except BaseException:
-        stop_server(proc)
+        for replica, log in zip(procs, logs, strict=True):
+            stop_server(replica)
+            show_log(log, sys.stderr)
         slack.stop()
-        show_log(log, sys.stderr)
         raise
     finally:
         await poller.dispose()
-    stopped_in = stop_server(proc)
+    stopped_in = max(stop_server(replica) for replica in procs)
     slack.stop()
     db = Database(database_url)
     try:
@@ -486,10 +502,11 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
         samples=[sample for sample in samples if sample.at >= storm_began],
         peak_rss=peak_rss,
         stopped_in=stopped_in,
-        server_status=proc.returncode,
+        server_status=next((r.returncode for r in procs if r.returncode), proc.returncode),
     )
     failures = report(run)
-    show_log(log, sys.stdout)
+    for log in logs:
+        show_log(log, sys.stdout)
     for error in storm.errors[:3]:
         print(f"error: {error}", file=sys.stderr)
     for message in failures:
@@ -707,6 +724,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="servers on the one database, sent requests in turn; only one delivers to Slack",
+    )
+    parser.add_argument(
         "--settle-timeout",
         type=float,
         help="how long to wait after the storm for every effect to be delivered; default: "
@@ -715,8 +738,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     add_database_url(parser)
     args = parser.parse_args(argv)
-    if min(args.alerts, args.alerts_per_request, args.groups, args.concurrency) < 1:
-        parser.error("--alerts, --alerts-per-request, --groups and --concurrency must be >= 1")
+    if min(args.alerts, args.alerts_per_request, args.groups, args.concurrency, args.replicas) < 1:
+        parser.error(
+            "--alerts, --alerts-per-request, --groups, --concurrency and --replicas must be >= 1"
+        )
     if args.settle_timeout is None:
         per_group = CREATE_GAP + 2 * UPDATE_GAP
         args.settle_timeout = 60.0 + args.groups * per_group.total_seconds()
