@@ -3,10 +3,12 @@ a fake Slack Web API over real HTTP, and the bot's real ASGI app wired to both."
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -19,6 +21,14 @@ from tests.harness import Harness
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "samples"  # copies of ../shared/samples, kept with the tests
+
+
+def load_sample(name: str) -> dict[str, Any]:
+    """One of the sample payloads, parsed: a fresh copy each time, for a test to change."""
+    payload: dict[str, Any] = json.loads((SAMPLES / name).read_text())
+    return payload
+
+
 SIGNING_SECRET = "test-signing-secret"
 WEBHOOK_TOKEN = "test-webhook-token"
 

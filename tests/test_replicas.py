@@ -9,25 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.db import Database
 from bot.leadership import Leadership
 from bot.settings import Settings
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, load_sample
 from tests.fakes.slack_api import FakeSlackApi
 from tests.harness import Harness
 
 SECOND_TOKEN = "xoxb-second-replica"
-
-
-def firing(samples: Path) -> dict[str, Any]:
-    payload: dict[str, Any] = json.loads((samples / "alertmanager-0.25-firing.json").read_text())
-    return payload
+FIRING = "alertmanager-0.25-firing.json"
 
 
 def tokens(slack: FakeSlackApi) -> set[str | None]:
@@ -46,13 +39,13 @@ def second(settings: Settings) -> Settings:
 
 
 async def test_only_the_replica_holding_the_delivery_lock_talks_to_slack(
-    settings: Settings, second: Settings, fake_slack: FakeSlackApi, clock: FakeClock, samples: Path
+    settings: Settings, second: Settings, fake_slack: FakeSlackApi, clock: FakeClock
 ) -> None:
     async with Harness.running(settings, fake_slack, clock) as first:
         assert await leads(first), "the first replica leads"
         async with Harness.running(second, fake_slack, clock) as other:
             assert not await leads(other)
-            response = await other.post_alerts(firing(samples))
+            response = await other.post_alerts(load_sample(FIRING))
             assert response.json()["incidents_opened"] == [1]
             await other.settle()
             assert fake_slack.calls("conversations.create") == [], "the other never delivers"
@@ -62,7 +55,7 @@ async def test_only_the_replica_holding_the_delivery_lock_talks_to_slack(
 
 
 async def test_when_the_leader_stops_another_replica_takes_over(
-    settings: Settings, second: Settings, fake_slack: FakeSlackApi, clock: FakeClock, samples: Path
+    settings: Settings, second: Settings, fake_slack: FakeSlackApi, clock: FakeClock
 ) -> None:
     async with contextlib.AsyncExitStack() as stack:
         async with Harness.running(settings, fake_slack, clock) as first:
@@ -71,7 +64,7 @@ async def test_when_the_leader_stops_another_replica_takes_over(
             assert not await leads(other)
         # The first replica has stopped, and let go of the lock.
         assert await leads(other), "the other replica takes over"
-        await other.post_alerts(firing(samples))
+        await other.post_alerts(load_sample(FIRING))
         await other.settle()
         assert fake_slack.calls("conversations.create")
         assert tokens(fake_slack) == {f"Bearer {SECOND_TOKEN}"}

@@ -8,7 +8,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +21,7 @@ from sqlalchemy import func, select
 from bot.models import Alert, Effect
 from bot.settings import Settings
 from handlers.sns_signature import SnsSignatures
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, load_sample
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.sns import CERT_PATH, FakeSnsHost, SigningKey, self_signed, to_fake_host
 from tests.harness import Harness
@@ -58,11 +57,6 @@ async def verifying(
             await client.aclose()
 
 
-def sample(samples: Path, name: str) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads((samples / name).read_text())
-    return message
-
-
 async def post(bot: Harness, message: dict[str, Any]) -> httpx.Response:
     return await bot.client.post(
         f"/alerts/cloudwatch?token={bot.settings.webhook_token}",
@@ -78,9 +72,9 @@ async def stored(bot: Harness) -> int:
 
 @pytest.mark.parametrize("version", ["1", "2"])
 async def test_a_signed_alarm_is_accepted_and_the_certificate_fetched_once(
-    verifying: Harness, sns_host: FakeSnsHost, signing_key: SigningKey, samples: Path, version: str
+    verifying: Harness, sns_host: FakeSnsHost, signing_key: SigningKey, version: str
 ) -> None:
-    alarm = signing_key.sign(sample(samples, NOTIFICATION), version=version)
+    alarm = signing_key.sign(load_sample(NOTIFICATION), version=version)
     first = await post(verifying, alarm)
     assert first.status_code == 200, first.text
     assert first.json()["incidents_opened"] == [1]
@@ -90,10 +84,10 @@ async def test_a_signed_alarm_is_accepted_and_the_certificate_fetched_once(
 
 
 async def test_a_signed_subscription_confirmation_is_confirmed(
-    verifying: Harness, signing_key: SigningKey, samples: Path
+    verifying: Harness, signing_key: SigningKey
 ) -> None:
     verifying.rt.after_commit = lambda: None  # keep the effect in the table to count it
-    response = await post(verifying, signing_key.sign(sample(samples, CONFIRMATION), version="2"))
+    response = await post(verifying, signing_key.sign(load_sample(CONFIRMATION), version="2"))
     assert response.json() == {"subscription": "confirming"}
     async with verifying.rt.db.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(Effect)) == 1
@@ -132,20 +126,18 @@ def _resigned_by_another_key(message: dict[str, Any]) -> dict[str, Any]:
     ],
 )
 async def test_a_message_not_provably_from_sns_is_refused(
-    verifying: Harness, signing_key: SigningKey, samples: Path, change: Any, problem: str
+    verifying: Harness, signing_key: SigningKey, change: Any, problem: str
 ) -> None:
-    response = await post(verifying, change(signing_key.sign(sample(samples, NOTIFICATION))))
+    response = await post(verifying, change(signing_key.sign(load_sample(NOTIFICATION))))
     assert response.status_code == 401, response.text
     assert response.json()["error"] == f"SNS signature: {problem}"
     assert await stored(verifying) == 0
 
 
-async def test_an_expired_certificate_is_refused(
-    verifying: Harness, sns_host: FakeSnsHost, samples: Path
-) -> None:
+async def test_an_expired_certificate_is_refused(verifying: Harness, sns_host: FakeSnsHost) -> None:
     expired = SigningKey.new(valid_for=-timedelta(hours=1))
     sns_host.certificates[CERT_PATH] = expired.certificate_pem
-    response = await post(verifying, expired.sign(sample(samples, NOTIFICATION)))
+    response = await post(verifying, expired.sign(load_sample(NOTIFICATION)))
     assert response.status_code == 401
     assert "not valid now" in response.json()["error"]
 
@@ -158,10 +150,10 @@ async def test_raw_message_delivery_cannot_be_verified(verifying: Harness) -> No
 
 
 async def test_an_unreachable_certificate_host_asks_sns_to_retry(
-    verifying: Harness, sns_host: FakeSnsHost, signing_key: SigningKey, samples: Path
+    verifying: Harness, sns_host: FakeSnsHost, signing_key: SigningKey
 ) -> None:
     """A 5xx makes SNS deliver again later; the failure is not kept."""
-    alarm = signing_key.sign(sample(samples, NOTIFICATION))
+    alarm = signing_key.sign(load_sample(NOTIFICATION))
     sns_host.answer = 503
     refused = await post(verifying, alarm)
     assert refused.status_code == 503
@@ -172,10 +164,10 @@ async def test_an_unreachable_certificate_host_asks_sns_to_retry(
     assert await stored(verifying) == 1
 
 
-async def test_unsigned_samples_pass_when_checking_is_off(bot: Harness, samples: Path) -> None:
+async def test_unsigned_samples_pass_when_checking_is_off(bot: Harness) -> None:
     """The default: the token authenticates SNS, and no certificate is fetched."""
     assert not bot.settings.sns_verify_signatures
-    response = await post(bot, sample(samples, NOTIFICATION))  # its signature is "EXAMPLE…"
+    response = await post(bot, load_sample(NOTIFICATION))  # its signature is "EXAMPLE…"
     assert response.status_code == 200
     assert await stored(bot) == 1
 
@@ -187,10 +179,10 @@ async def test_unsigned_samples_pass_when_checking_is_off(bot: Harness, samples:
 )
 @given(field=st.sampled_from(sorted(SIGNED_FIELDS)), value=st.none() | st.text(max_size=20))
 async def test_any_change_to_a_signed_field_is_refused_and_stores_nothing(
-    verifying: Harness, signing_key: SigningKey, samples: Path, field: str, value: str | None
+    verifying: Harness, signing_key: SigningKey, field: str, value: str | None
 ) -> None:
     """Whatever a signed field becomes (or if it goes), the answer is a 4xx and no row."""
-    alarm = signing_key.sign(sample(samples, NOTIFICATION))
+    alarm = signing_key.sign(load_sample(NOTIFICATION))
     changed = {k: v for k, v in alarm.items() if k != field}
     if value is not None:
         changed[field] = value
@@ -203,9 +195,9 @@ async def test_any_change_to_a_signed_field_is_refused_and_stores_nothing(
 
 
 async def test_messages_arriving_together_share_one_certificate_fetch(
-    verifying: Harness, sns_host: FakeSnsHost, signing_key: SigningKey, samples: Path
+    verifying: Harness, sns_host: FakeSnsHost, signing_key: SigningKey
 ) -> None:
-    alarm = sample(samples, NOTIFICATION)
+    alarm = load_sample(NOTIFICATION)
     messages = [signing_key.sign({**alarm, "MessageId": f"m{n}"}) for n in range(8)]
     responses = await asyncio.gather(*(post(verifying, m) for m in messages))
     assert [r.status_code for r in responses] == [200] * 8
@@ -213,28 +205,28 @@ async def test_messages_arriving_together_share_one_certificate_fetch(
 
 
 async def test_a_certificate_url_serving_something_else_is_refused(
-    verifying: Harness, sns_host: FakeSnsHost, signing_key: SigningKey, samples: Path
+    verifying: Harness, sns_host: FakeSnsHost, signing_key: SigningKey
 ) -> None:
     sns_host.certificates[CERT_PATH] = b"<html>Not a certificate</html>"
-    response = await post(verifying, signing_key.sign(sample(samples, NOTIFICATION)))
+    response = await post(verifying, signing_key.sign(load_sample(NOTIFICATION)))
     assert response.status_code == 401
     assert response.json()["error"] == "SNS signature: SigningCertURL is not a PEM certificate"
 
 
 async def test_a_certificate_without_an_rsa_key_is_refused(
-    verifying: Harness, sns_host: FakeSnsHost, signing_key: SigningKey, samples: Path
+    verifying: Harness, sns_host: FakeSnsHost, signing_key: SigningKey
 ) -> None:
     sns_host.certificates[CERT_PATH] = self_signed(ec.generate_private_key(ec.SECP256R1()))
-    response = await post(verifying, signing_key.sign(sample(samples, NOTIFICATION)))
+    response = await post(verifying, signing_key.sign(load_sample(NOTIFICATION)))
     assert response.status_code == 401
     assert "has no RSA key" in response.json()["error"]
 
 
 async def test_a_certificate_host_that_cannot_be_reached_asks_sns_to_retry(
-    verifying: Harness, sns_host: FakeSnsHost, signing_key: SigningKey, samples: Path
+    verifying: Harness, sns_host: FakeSnsHost, signing_key: SigningKey
 ) -> None:
     sns_host.stop()  # connections to it are now refused
-    response = await post(verifying, signing_key.sign(sample(samples, NOTIFICATION)))
+    response = await post(verifying, signing_key.sign(load_sample(NOTIFICATION)))
     assert response.status_code == 503
     assert "fetching SigningCertURL failed" in response.json()["error"]
     assert await stored(verifying) == 0

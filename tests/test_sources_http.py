@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -14,13 +13,9 @@ from sqlalchemy import func, select
 from bot.effects import EffectKind
 from bot.models import Alert, Effect, Incident
 from bot.settings import Settings
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, load_sample
 from tests.fakes.slack_api import FakeSlackApi
 from tests.harness import Harness
-
-
-def sample(samples: Path, name: str) -> dict[str, Any]:
-    return json.loads((samples / name).read_text())
 
 
 async def counts(bot: Harness) -> tuple[int, int]:
@@ -35,8 +30,8 @@ async def statuses(bot: Harness) -> list[str]:
         return list(await session.scalars(select(Alert.status).order_by(Alert.id)))
 
 
-async def test_grafana_opens_an_incident(bot: Harness, samples: Path) -> None:
-    response = await bot.post_alerts(sample(samples, "grafana.json"), source="grafana")
+async def test_grafana_opens_an_incident(bot: Harness) -> None:
+    response = await bot.post_alerts(load_sample("grafana.json"), source="grafana")
     assert response.status_code == 200, response.text
     assert response.json()["incidents_opened"] == [1]
 
@@ -90,9 +85,9 @@ async def test_grafana_signature_headers_named_as_on_the_contact_point(
         assert ok.status_code == 200, ok.text
 
 
-async def test_pagerduty_events_api_trigger_then_resolve(bot: Harness, samples: Path) -> None:
-    trigger = sample(samples, "pagerduty_v2.json")
-    resolve = sample(samples, "pagerduty_v2_resolve.json")
+async def test_pagerduty_events_api_trigger_then_resolve(bot: Harness) -> None:
+    trigger = load_sample("pagerduty_v2.json")
+    resolve = load_sample("pagerduty_v2_resolve.json")
     token = bot.settings.webhook_token
     url = f"/alerts/pagerduty/v2/enqueue?token={token}"
 
@@ -108,8 +103,8 @@ async def test_pagerduty_events_api_trigger_then_resolve(bot: Harness, samples: 
     assert await statuses(bot) == ["resolved"]
 
 
-async def test_pagerduty_routing_key_may_carry_the_token(bot: Harness, samples: Path) -> None:
-    event = sample(samples, "pagerduty_v2.json") | {"routing_key": bot.settings.webhook_token}
+async def test_pagerduty_routing_key_may_carry_the_token(bot: Harness) -> None:
+    event = load_sample("pagerduty_v2.json") | {"routing_key": bot.settings.webhook_token}
     accepted = await bot.client.post("/alerts/pagerduty/v2/enqueue", json=event)
     assert accepted.status_code == 202
     event["routing_key"] = "x" * 32
@@ -125,8 +120,8 @@ async def test_pagerduty_invalid_event_is_answered_like_pagerduty(bot: Harness) 
     assert await counts(bot) == (0, 0)
 
 
-async def test_datadog_trigger_then_recovery(bot: Harness, samples: Path) -> None:
-    triggered = sample(samples, "datadog_recommended_custom.json")
+async def test_datadog_trigger_then_recovery(bot: Harness) -> None:
+    triggered = load_sample("datadog_recommended_custom.json")
     recovered = triggered | {
         "alert_transition": "Recovered",
         "title": triggered["title"].replace("Triggered", "Recovered"),
@@ -164,11 +159,9 @@ async def test_cloudwatch_message_type_header_must_agree_with_the_body(
     assert await counts(bot) == (0, 0)
 
 
-async def test_cloudwatch_subscription_is_confirmed_by_an_effect(
-    bot: Harness, samples: Path
-) -> None:
+async def test_cloudwatch_subscription_is_confirmed_by_an_effect(bot: Harness) -> None:
     bot.rt.after_commit = lambda: None  # keep the effect in the table to look at it
-    confirmation = sample(samples, "cloudwatch_sns_subscription_confirmation.json")
+    confirmation = load_sample("cloudwatch_sns_subscription_confirmation.json")
     response = await bot.client.post(
         f"/alerts/cloudwatch?token={bot.settings.webhook_token}",
         content=json.dumps(confirmation),
@@ -182,10 +175,8 @@ async def test_cloudwatch_subscription_is_confirmed_by_an_effect(
     assert effect is not None and effect.payload["url"] == confirmation["SubscribeURL"]
 
 
-async def test_cloudwatch_confirmation_to_a_foreign_host_is_refused(
-    bot: Harness, samples: Path
-) -> None:
-    confirmation = sample(samples, "cloudwatch_sns_subscription_confirmation.json")
+async def test_cloudwatch_confirmation_to_a_foreign_host_is_refused(bot: Harness) -> None:
+    confirmation = load_sample("cloudwatch_sns_subscription_confirmation.json")
     confirmation["SubscribeURL"] = "http://169.254.169.254/latest/meta-data/"
     response = await bot.client.post(
         f"/alerts/cloudwatch?token={bot.settings.webhook_token}", content=json.dumps(confirmation)
