@@ -7,6 +7,7 @@ the state change, its timeline events and its effects commit together or not at 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -187,14 +188,35 @@ def _tune_sqlite(engine: AsyncEngine, begin: str) -> None:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        _use_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql(begin)
+
+
+WAL_ATTEMPTS = 100
+WAL_RETRY_PAUSE = 0.05  # seconds
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL; on a new file another process may be switching it too.
+
+    Two replicas opening a new database at once both ask: SQLite may refuse one at once,
+    without its busy handler (waiting there could deadlock). The other's switch is then
+    done or under way, and WAL stays on the file, so asking again soon succeeds.
+    """
+    for attempt in range(WAL_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(WAL_RETRY_PAUSE)
 
 
 def alembic_config() -> Config:
